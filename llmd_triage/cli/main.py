@@ -1,0 +1,280 @@
+"""`llmd-triage` entry point. Imports stay inside commands so `--version` and `--help` are fast."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from llmd_triage import __version__
+from llmd_triage.cli.exit_codes import Exit
+
+EPILOG = """exit codes: 0 no finding / clean, 1 findings (at or above --fail-on for run; lint findings),
+2 usage or configuration error, 3 cluster unreachable or unauthorized, 4 timeout, 130 interrupted"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="llmd-triage",
+        description="Walk from a symptom to a fix on GPU clusters running llm-d.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"llmd-triage {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks for unexpected errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="walk trees over one target and print a triage report",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("--snapshot", metavar="DIR", help="replay a snapshot directory instead of a live cluster")
+    run.add_argument("--demo", action="store_true", help="use the bundled demo snapshot")
+    run.add_argument("--tree", default="all", help="tree id, a tree file, or 'all' (default)")
+    run.add_argument(
+        "--target",
+        help="KIND/NAME: pod/NAME, node/NAME, deploy/NAME, lws/NAME "
+        "(default with --demo: the demo's crash-looping pod)",
+    )
+    run.add_argument("-n", "--namespace", help="namespace of the target")
+    run.add_argument("--trees", metavar="DIR", help="folder of tree files (default: the bundled trees)")
+    run.add_argument("-o", "--output", choices=["markdown", "json"], default="markdown")
+    run.add_argument(
+        "--fail-on",
+        choices=["critical", "high", "medium", "low", "info"],
+        default="info",
+        help="exit 1 when a finding is at or above this severity (default: any finding)",
+    )
+    run.add_argument("--probe-timeout", type=float, default=20.0, metavar="SECONDS")
+    run.add_argument("--deadline", type=float, default=120.0, metavar="SECONDS", help="per walk")
+
+    lint = sub.add_parser("lint", help="check tree files: schema, graph, conditions, probes, tests")
+    lint.add_argument("paths", nargs="*", help="tree files or folders (default: the bundled trees)")
+    lint.add_argument("--output", choices=["text", "json"], default="text")
+    lint.add_argument("--no-tests", action="store_true", help="skip the test-coverage rules")
+
+    graph = sub.add_parser("graph", help="draw a tree as Mermaid or Graphviz dot")
+    graph.add_argument("tree", help="tree id or file")
+    graph.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
+    graph.add_argument("--trees", metavar="DIR")
+
+    test = sub.add_parser("test", help="run tree test cases and show expected vs taken paths")
+    test.add_argument("paths", nargs="*", help="case files or folders (default: the bundled trees/tests)")
+    test.add_argument("--trees", metavar="DIR", help="folder of tree files (default: the bundled trees)")
+    test.add_argument("-q", "--quiet", action="store_true", help="print failures only")
+
+    sub.add_parser("probes", help="list the probe kinds with their parameters")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return Exit.OK
+    from llmd_triage.errors import TriageError
+
+    try:
+        return int(COMMANDS[args.command](args))
+    except TriageError as exc:
+        print(f"llmd-triage: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("llmd-triage: interrupted", file=sys.stderr)
+        return Exit.INTERRUPTED
+    except BrokenPipeError:
+        return Exit.OK
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(
+            f"llmd-triage: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
+            file=sys.stderr,
+        )
+        return Exit.USAGE
+
+
+def _trees_root(args: argparse.Namespace) -> Path:
+    from llmd_triage.resources import trees_dir
+
+    return Path(args.trees) if getattr(args, "trees", None) else trees_dir()
+
+
+def load_tree_set(root: Path) -> dict[str, Any]:
+    """Every tree in a folder, by id; a broken tree stops the run with its findings."""
+    from llmd_triage.errors import TreeError
+    from llmd_triage.tree.loader import discover_tree_files, load_tree
+
+    trees: dict[str, Any] = {}
+    findings = []
+    for f in discover_tree_files([root]):
+        try:
+            t = load_tree(f)
+            trees[t.id] = t
+        except TreeError as exc:
+            findings.extend(exc.findings)
+    if findings:
+        raise TreeError(findings)
+    return trees
+
+
+def _select_trees(spec: str, root: Path) -> list[Any]:
+    from llmd_triage.errors import UsageError
+    from llmd_triage.tree.loader import load_tree
+
+    if spec.endswith((".yaml", ".yml")) or os.sep in spec:
+        return [load_tree(spec)]
+    trees = load_tree_set(root)
+    if spec == "all":
+        return list(trees.values())
+    if spec not in trees:
+        raise UsageError(f"no tree with id '{spec}'; known: {', '.join(sorted(trees))}")
+    return [trees[spec]]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from llmd_triage.cluster.base import parse_target
+    from llmd_triage.cluster.snapshot import SnapshotCluster
+    from llmd_triage.engine.walk import walk
+    from llmd_triage.errors import UsageError
+    from llmd_triage.report.json_report import render_json
+    from llmd_triage.report.markdown import render_markdown
+    from llmd_triage.resources import demo_snapshot
+    from llmd_triage.tree.model import severity_rank
+
+    snapshot = args.snapshot or (str(demo_snapshot()) if args.demo else None)
+    if snapshot is None:
+        raise UsageError("live clusters arrive with the live-access work; for now pass --snapshot DIR or --demo")
+    cluster = SnapshotCluster.from_path(snapshot)
+    target_text = args.target or cluster.data.manifest.get("default_target")
+    if not target_text:
+        raise UsageError("--target KIND/NAME is required (e.g. --target pod/vllm-decode-0)")
+    try:
+        target = parse_target(target_text, args.namespace)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    trees = [t for t in _select_trees(args.tree, _trees_root(args)) if target.kind in t.applies_to]
+    if not trees:
+        raise UsageError(f"no tree applies to a {target.kind} target")
+
+    async def go() -> list[Any]:
+        return [await walk(t, target, cluster, probe_timeout=args.probe_timeout, deadline=args.deadline) for t in trees]
+
+    walks = asyncio.run(go())
+    if args.output == "json":
+        sys.stdout.write(render_json(walks))
+    else:
+        sys.stdout.write(render_markdown(walks))
+    bar = severity_rank(args.fail_on)
+    hit = any(w.leaf and w.leaf.is_finding and severity_rank(w.leaf.severity) >= bar for w in walks)
+    return Exit.FINDINGS if hit else Exit.OK
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    import json
+
+    from llmd_triage.errors import TreeError
+    from llmd_triage.probes.registry import default_registry
+    from llmd_triage.resources import trees_dir
+    from llmd_triage.testing.cases import case_leaves, discover_cases
+    from llmd_triage.tree.lint import LintContext, lint_tree
+    from llmd_triage.tree.loader import discover_tree_files, load_tree
+
+    paths = [Path(p) for p in args.paths] or [trees_dir()]
+    for p in paths:
+        if not p.exists():
+            print(f"llmd-triage: {p}: no such file or folder", file=sys.stderr)
+            return Exit.USAGE
+    files = discover_tree_files(paths)
+    findings = []
+    trees = []
+    for f in files:
+        try:
+            trees.append(load_tree(f))
+        except TreeError as exc:
+            findings.extend(exc.findings)
+    leaves = None
+    if not args.no_tests:
+        case_dirs = {f.parent / "tests" for f in files if (f.parent / "tests").is_dir()}
+        leaves = case_leaves(discover_cases(sorted(case_dirs))) if case_dirs else {}
+    ctx = LintContext(default_registry(), leaves, {t.id for t in trees})
+    for t in trees:
+        findings.extend(lint_tree(t, ctx))
+    errors = [f for f in findings if f.severity == "error"]
+    if args.output == "json":
+        print(json.dumps({"files": [str(f) for f in files], "findings": [f.as_dict() for f in findings]}, indent=2))
+    else:
+        for f in findings:
+            print(f if f.severity == "error" else f"{f} [warning]")
+        print(
+            f"{len(files)} tree file(s), {len(errors)} error(s), {len(findings) - len(errors)} warning(s)",
+            file=sys.stderr,
+        )
+    return Exit.FINDINGS if errors else Exit.OK
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from llmd_triage.tree.graph import to_dot, to_mermaid
+
+    tree = _select_trees(args.tree, _trees_root(args))[0]
+    sys.stdout.write(to_mermaid(tree) if args.format == "mermaid" else to_dot(tree))
+    return Exit.OK
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from llmd_triage.errors import TreeError
+    from llmd_triage.testing.cases import discover_cases, load_case, run_case
+
+    root = _trees_root(args)
+    trees = load_tree_set(root)
+    files = discover_cases(args.paths or [root / "tests"])
+    if not files:
+        print("llmd-triage: no test cases found", file=sys.stderr)
+        return Exit.USAGE
+
+    async def go() -> tuple[int, int]:
+        passed = failed = 0
+        for f in files:
+            try:
+                case = load_case(f)
+            except TreeError as exc:
+                print(f"FAIL {exc}")
+                failed += 1
+                continue
+            res = await run_case(case, trees)
+            if res.passed:
+                passed += 1
+                if not args.quiet:
+                    print(res.report())
+            else:
+                failed += 1
+                print(res.report())
+        return passed, failed
+
+    passed, failed = asyncio.run(go())
+    print(f"{passed} passed, {failed} failed")
+    return Exit.FINDINGS if failed else Exit.OK
+
+
+def cmd_probes(args: argparse.Namespace) -> int:
+    from llmd_triage.probes.registry import default_registry
+
+    reg = default_registry()
+    for name in reg.names():
+        probe = reg.probes[name]
+        params = ", ".join(sorted(probe.params_schema.get("properties", {})))
+        print(f"{name}\n    {probe.description}\n    params: {params or '-'}")
+    return Exit.OK
+
+
+COMMANDS = {"run": cmd_run, "lint": cmd_lint, "graph": cmd_graph, "test": cmd_test, "probes": cmd_probes}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

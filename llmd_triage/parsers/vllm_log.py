@@ -1,0 +1,154 @@
+"""vLLM server logs: the signals the OOM and model-load trees branch on (DOMAIN.md §3, §6).
+
+Each signal keeps the first match's numbers and the line it came from, so a report can quote it.
+Patterns come from vLLM's own source (vllm/v1/worker/utils.py, v1/core/kv_cache_utils.py) and
+the messages PyTorch prints for a CUDA OOM.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from llmd_triage.parsers import parser
+
+_FREE_MEM = re.compile(
+    r"Free memory on device (\S+) \(([\d.]+)/([\d.]+) GiB\) on startup is less than desired GPU memory "
+    r"utilization \(([\d.]+), ([\d.]+) GiB\)"
+)
+_NO_BLOCKS = re.compile(r"No available memory for the cache blocks")
+_MAX_LEN = re.compile(
+    r"To serve at least one request with the models?'s max seq len \((\d+)\), \(([\d.]+) GiB KV cache is "
+    r"needed, which is larger than the available KV cache memory \(([\d.]+) GiB\)\.(?: Based on the available "
+    r"memory, the estimated maximum model length is (\d+)\.)?"
+)
+_MAX_LEN_V0 = re.compile(
+    r"The model's max seq len \((\d+)\) is larger than the maximum number of tokens that can be stored in "
+    r"KV cache \((\d+)\)"
+)
+_CUDA_OOM = re.compile(
+    r"OutOfMemoryError: CUDA out of memory\. Tried to allocate ([\d.]+ [KMGT]iB)\. GPU (\d+) has a total "
+    r"capac(?:i)?ty of ([\d.]+ [KMGT]iB) of which ([\d.]+ [KMGT]iB) is free"
+)
+_NCCL_SHM = re.compile(r"NCCL WARN Error while creating shared memory segment (/dev/shm/\S+) \(size (\d+)\)")
+_PREEMPT = re.compile(r"preempted by PreemptionMode\.\w+ mode because there is not enough KV cache space")
+_KV_AVAILABLE = re.compile(r"Available KV cache memory: ([\d.]+) GiB")
+_KV_TOKENS = re.compile(r"GPU KV cache size: ([\d,]+) tokens")
+_CONCURRENCY = re.compile(r"Maximum concurrency for ([\d,]+) tokens per request: ([\d.]+)x")
+_KV_USAGE = re.compile(r"GPU KV cache usage: ([\d.]+)%")
+_WEIGHTS = re.compile(r"Loading weights took ([\d.]+) seconds")
+_MODEL_LOAD = re.compile(r"Model loading took ([\d.]+) GiB(?: memory)? and ([\d.]+) seconds")
+_VERSION = re.compile(r"vLLM API server version (\S+)|Starting vLLM API server \S* ?on .*version (\S+)")
+
+MAX_EVIDENCE = 20
+
+
+def _num(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def _gib(text: str) -> float:
+    value, unit = text.split()
+    factor = {"KiB": 1 / 1024 / 1024, "MiB": 1 / 1024, "GiB": 1.0, "TiB": 1024.0}[unit]
+    return round(float(value) * factor, 4)
+
+
+@parser("vllm")
+def parse_vllm_log(text: str) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "lines": 0,
+        "version": None,
+        "free_memory_low": None,
+        "no_cache_blocks": False,
+        "max_len_too_large": None,
+        "cuda_oom": None,
+        "nccl_shm_failure": None,
+        "preemptions": 0,
+        "kv_cache": {
+            "available_gib": None,
+            "tokens": None,
+            "max_concurrency": None,
+            "tokens_per_request": None,
+        },
+        "kv_usage_percent": {"last": None, "max": None},
+        "weights_load_seconds": None,
+        "model_load": None,
+        "evidence": [],
+        "errors": [],
+    }
+    evidence: list[dict[str, Any]] = out["evidence"]
+
+    def note(no: int, line: str, signal: str) -> None:
+        if len(evidence) < MAX_EVIDENCE:
+            evidence.append({"line": no, "signal": signal, "text": line.strip()[:500]})
+
+    for no, line in enumerate(text.splitlines(), 1):
+        out["lines"] = no
+        if len(line) > 20_000:  # a binary blob or a runaway line: skip, do not regex it
+            continue
+        if out["version"] is None and (m := _VERSION.search(line)):
+            out["version"] = m.group(1) or m.group(2)
+        if out["free_memory_low"] is None and (m := _FREE_MEM.search(line)):
+            out["free_memory_low"] = {
+                "device": m.group(1),
+                "free_gib": _num(m.group(2)),
+                "total_gib": _num(m.group(3)),
+                "utilization": _num(m.group(4)),
+                "desired_gib": _num(m.group(5)),
+            }
+            note(no, line, "free_memory_low")
+        if not out["no_cache_blocks"] and _NO_BLOCKS.search(line):
+            out["no_cache_blocks"] = True
+            note(no, line, "no_cache_blocks")
+        if out["max_len_too_large"] is None and (m := _MAX_LEN.search(line)):
+            out["max_len_too_large"] = {
+                "max_seq_len": int(m.group(1)),
+                "needed_gib": _num(m.group(2)),
+                "available_gib": _num(m.group(3)),
+                "estimated_max_len": int(m.group(4)) if m.group(4) else None,
+            }
+            note(no, line, "max_len_too_large")
+        elif out["max_len_too_large"] is None and (m := _MAX_LEN_V0.search(line)):
+            out["max_len_too_large"] = {
+                "max_seq_len": int(m.group(1)),
+                "needed_gib": None,
+                "available_gib": None,
+                "estimated_max_len": int(m.group(2)),
+            }
+            note(no, line, "max_len_too_large")
+        if out["cuda_oom"] is None and (m := _CUDA_OOM.search(line)):
+            out["cuda_oom"] = {
+                "tried_gib": _gib(m.group(1)),
+                "gpu": int(m.group(2)),
+                "total_gib": _gib(m.group(3)),
+                "free_gib": _gib(m.group(4)),
+            }
+            note(no, line, "cuda_oom")
+        if out["nccl_shm_failure"] is None and (m := _NCCL_SHM.search(line)):
+            out["nccl_shm_failure"] = {
+                "segment": m.group(1),
+                "size": int(m.group(2)),
+                "no_space": "No space left on device" in line,
+            }
+            note(no, line, "nccl_shm_failure")
+        if _PREEMPT.search(line):
+            out["preemptions"] += 1
+            if out["preemptions"] == 1:
+                note(no, line, "preemption")
+        if m := _KV_AVAILABLE.search(line):
+            out["kv_cache"]["available_gib"] = _num(m.group(1))
+        if m := _KV_TOKENS.search(line):
+            out["kv_cache"]["tokens"] = int(_num(m.group(1)))
+        if m := _CONCURRENCY.search(line):
+            out["kv_cache"]["tokens_per_request"] = int(_num(m.group(1)))
+            out["kv_cache"]["max_concurrency"] = _num(m.group(2))
+        if m := _KV_USAGE.search(line):
+            value = _num(m.group(1))
+            usage = out["kv_usage_percent"]
+            usage["last"] = value
+            usage["max"] = value if usage["max"] is None else max(usage["max"], value)
+        if out["weights_load_seconds"] is None and (m := _WEIGHTS.search(line)):
+            out["weights_load_seconds"] = _num(m.group(1))
+        if out["model_load"] is None and (m := _MODEL_LOAD.search(line)):
+            out["model_load"] = {"gib": _num(m.group(1)), "seconds": _num(m.group(2))}
+    return out

@@ -1,0 +1,1 @@
+"""Probe kinds: one module each, discovered by the registry. Probes know nothing of trees."""

@@ -1,0 +1,92 @@
+"""The Probe contract: a name, a JSON Schema for parameters, the RBAC it needs, and an async run.
+
+A probe reads through a Cluster and returns plain data (what conditions see), a one-line
+summary and the evidence lines that matter. Failures are ProbeFailure, which the engine turns
+into an `unknown` branch; a probe never lets a traceback reach the user.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from llmd_triage.cluster.base import Cluster, ClusterError, TargetRef
+
+HINTS = {
+    "forbidden": "your credentials may not read this; check with the `kubectl auth can-i` line",
+    "unauthorized": "credentials were rejected; refresh them (e.g. re-login to the cluster)",
+    "not_found": "the object is gone or the name is wrong; list it with kubectl",
+    "not_installed": "the cluster does not serve this resource (its CRD or operator is not installed)",
+    "timeout": "the read took too long; retry, or run the command by hand",
+    "unavailable": "the API server could not be reached; check connectivity and the context",
+    "garbage": "the answer could not be understood; run the command by hand and read it",
+    "exec_failed": "the command failed in the pod; run it by hand",
+    "not_captured": "the snapshot did not record this; run the command on the live cluster",
+    "error": "run the command by hand",
+}
+
+
+class ProbeFailure(Exception):
+    """A probe that could not produce a result; `kind` as in cluster.base.FAILURE_KINDS."""
+
+    def __init__(self, kind: str, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.hint = hint or HINTS.get(kind, HINTS["error"])
+
+    @classmethod
+    def from_cluster(cls, exc: ClusterError, manual: str | None = None) -> ProbeFailure:
+        hint = exc.hint or HINTS.get(exc.kind, HINTS["error"])
+        if manual and manual not in hint:
+            hint = f"{hint}; by hand: {manual}"
+        return cls(exc.kind, exc.message, hint)
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "message": self.message, "hint": self.hint}
+
+
+@dataclass
+class ProbeResult:
+    data: Any
+    summary: str
+    evidence: list[str] = field(default_factory=list)
+    #: the command a person would run to see the same thing
+    command: str | None = None
+
+
+@dataclass(frozen=True)
+class RbacNeed:
+    verbs: tuple[str, ...]
+    resource: str
+    group: str = ""
+    subresource: str | None = None
+
+
+class Probe(ABC):
+    """Subclass, set the class attributes, implement run(); the registry finds it by module."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    params_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {},
+    }
+    rbac: ClassVar[tuple[RbacNeed, ...]] = ()
+    parser: ClassVar[str | None] = None
+
+    @abstractmethod
+    async def run(self, params: dict[str, Any], target: TargetRef, cluster: Cluster) -> ProbeResult: ...
+
+
+def target_namespace(params: dict[str, Any], target: TargetRef, cluster: Cluster) -> str:
+    return params.get("namespace") or target.namespace or cluster.default_namespace
+
+
+def target_pod(params: dict[str, Any], target: TargetRef) -> str:
+    pod = params.get("pod") or (target.name if target.kind == "pod" else None)
+    if not pod:
+        raise ProbeFailure("error", "no pod given and the target is not a pod", "name the pod in the probe's params")
+    return str(pod)

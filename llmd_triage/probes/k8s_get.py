@@ -1,0 +1,36 @@
+"""Read one Kubernetes object (any group/version/kind, CRDs included)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmd_triage.cluster.base import Cluster, ClusterError, TargetRef
+from llmd_triage.probes.base import Probe, ProbeFailure, ProbeResult, RbacNeed
+
+
+class GetObject(Probe):
+    name = "k8s.get"
+    description = "Read one object; binds it as-is. Defaults to the walk's target."
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "apiVersion": {"type": "string", "description": "e.g. v1, apps/v1, leaderworkerset.x-k8s.io/v1"},
+            "kind": {"type": "string", "description": "e.g. Pod, Node, LeaderWorkerSet"},
+            "name": {"type": "string"},
+            "namespace": {"type": "string"},
+        },
+    }
+    rbac = (RbacNeed(("get",), "*"),)
+
+    async def run(self, params: dict[str, Any], target: TargetRef, cluster: Cluster) -> ProbeResult:
+        api_version = params.get("apiVersion", target.api_version)
+        kind = params.get("kind", target.resource_kind)
+        name = params.get("name", target.name)
+        namespace = params.get("namespace", target.namespace if kind == target.resource_kind else None)
+        cmd = f"kubectl get {kind.lower()} {name}{f' -n {namespace}' if namespace else ''} -o yaml"
+        try:
+            obj = await cluster.get(api_version, kind, name, namespace)
+        except ClusterError as exc:
+            raise ProbeFailure.from_cluster(exc, cmd) from None
+        return ProbeResult(obj, f"read {kind} {name}", [], cmd)

@@ -1,0 +1,1 @@
+"""Tree test cases: the one runner that both `llmd-triage test` and pytest use."""
