@@ -1,0 +1,133 @@
+"""Parsers on real vLLM output (tests/fixtures/real, sources in SOURCES.md) and on garbage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llmd_triage.parsers import parser_names, safe_parse
+from llmd_triage.parsers.ls_long import parse_ls_long
+from llmd_triage.parsers.pod_status import termination
+from llmd_triage.parsers.quantity import parse_quantity
+from llmd_triage.parsers.vllm_log import parse_vllm_log
+
+REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real"
+
+
+def test_real_no_available_memory_log() -> None:
+    out = parse_vllm_log((REAL / "vllm-v1-no-available-memory-kv-cache-h100.txt").read_text())
+    assert out["no_cache_blocks"] is True
+    assert out["cuda_oom"] is None and out["max_len_too_large"] is None
+    assert out["evidence"][0]["signal"] == "no_cache_blocks"
+    assert out["evidence"][0]["line"] == 7
+    assert out["errors"] == []
+
+
+def test_real_loading_times_log() -> None:
+    out = parse_vllm_log((REAL / "vllm-v1-log-loading-weights-took-tp8-ep.txt").read_text())
+    assert out["weights_load_seconds"] == 145.32
+    assert out["model_load"] == {"gib": 51.3655, "seconds": 146.797333}
+
+
+def test_real_engine_stats_kv_usage() -> None:
+    out = parse_vllm_log((REAL / "vllm-v1-loggers-engine-stats-waiting-queue.txt").read_text())
+    assert out["kv_usage_percent"] == {"last": 65.4, "max": 65.4}
+    assert out["preemptions"] == 0
+
+
+def test_max_len_message_current_and_v0_forms() -> None:
+    cur = (
+        "ValueError: To serve at least one request with the models's max seq len (131072), (18.0 GiB KV cache "
+        "is needed, which is larger than the available KV cache memory (4.12 GiB). Based on the available "
+        "memory, the estimated maximum model length is 29984. Try increasing"
+    )
+    assert parse_vllm_log(cur)["max_len_too_large"] == {
+        "max_seq_len": 131072,
+        "needed_gib": 18.0,
+        "available_gib": 4.12,
+        "estimated_max_len": 29984,
+    }
+    v0 = (
+        "ValueError: The model's max seq len (32768) is larger than the maximum number of tokens that can be "
+        "stored in KV cache (21456). Try increasing `gpu_memory_utilization`"
+    )
+    assert parse_vllm_log(v0)["max_len_too_large"]["estimated_max_len"] == 21456
+
+
+def test_cuda_oom_units() -> None:
+    line = (
+        "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 512.00 MiB. GPU 3 has a total capacity "
+        "of 79.19 GiB of which 300.00 MiB is free."
+    )
+    assert parse_vllm_log(line)["cuda_oom"] == {"tried_gib": 0.5, "gpu": 3, "total_gib": 79.19, "free_gib": 0.293}
+
+
+def test_ls_long_classifies_shm_files() -> None:
+    out = parse_ls_long(
+        "total 8\n"
+        "drwxrwxrwt 2 root root 80 Nov 20 03:02 .\n"
+        "-rw------- 1 root root 100 Nov 20 00:14 nccl-3BpXq1\n"
+        "-rw------- 1 root root  50 Nov 20 00:14 vllm_offload_0.mmap\n"
+        "-rw-r--r-- 1 root root   7 Nov 20 00:14 other file\n"
+        "garbage\n"
+    )
+    assert (out["count"], out["nccl_count"], out["nccl_bytes"], out["offload_count"]) == (3, 1, 100, 1)
+    assert out["files"][2] == {"name": "other file", "size": 7}
+    assert out["errors"] == ["unreadable line: garbage"]
+
+
+def test_quantities() -> None:
+    assert parse_quantity("64Gi") == 64 * 1024**3
+    assert parse_quantity("100M") == 100e6
+    assert parse_quantity("250m") == 0.25
+    assert parse_quantity("1.5e3") == 1500
+    assert parse_quantity("lots") is None
+    assert parse_quantity(None) is None
+
+
+def test_termination_picks_model_server_and_reads_shm() -> None:
+    pod = {
+        "spec": {
+            "containers": [
+                {"name": "sidecar"},
+                {
+                    "name": "vllm",
+                    "resources": {"limits": {"memory": "1Gi"}},
+                    "volumeMounts": [{"name": "d", "mountPath": "/dev/shm"}],
+                },
+            ],
+            "volumes": [{"name": "d", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}}],
+        },
+        "status": {
+            "containerStatuses": [
+                {"name": "sidecar", "lastState": {"terminated": {"reason": "Error", "exitCode": 2}}},
+                {
+                    "name": "vllm",
+                    "restartCount": 2,
+                    "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}},
+                },
+            ]
+        },
+    }
+    t = termination(pod)
+    assert (t["container"], t["reason"], t["exit_code"], t["signal"], t["restart_count"]) == (
+        "vllm",
+        "OOMKilled",
+        137,
+        9,
+        2,
+    )
+    assert t["memory_limit_bytes"] == 1024**3
+    assert t["shm"]["medium_memory"] is True and t["shm"]["size_limit_bytes"] == 2 * 1024**3
+    assert termination(pod, "sidecar")["reason"] == "Error"
+    assert termination({})["container"] is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=2000))
+def test_parsers_never_raise_on_arbitrary_text(text: str) -> None:
+    for name in parser_names():
+        out = safe_parse(name, text)
+        assert isinstance(out, dict) and isinstance(out.get("errors", []), list)
