@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,7 @@ class Positions:
 
     values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
 
     def of(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
         """Best position for a path: the exact one, or the nearest enclosing value we know."""
@@ -58,6 +60,37 @@ class Positions:
             if p in self.values:
                 return self.values[p]
         return (1, 1)
+
+    def locate(self, path: Path_, value: str, offset: int) -> tuple[int, int]:
+        """File position of character `offset` inside the string value at `path`.
+
+        A value's mark is where its node starts: the opening quote, or the `>-`/`|` indicator of a block
+        scalar whose text begins on later lines and may be folded. So we find the token at `offset` in
+        the raw lines from that mark on, counting earlier occurrences of the same token in the value.
+        """
+        line, col = self.of(path)
+        if not self.lines or not value:
+            return line, col
+        after = False
+        m = re.match(r"\S+", value[offset:])
+        if m:
+            token, start = m.group(0), offset
+        else:  # the error is at the end or on blank space: point just past the previous token
+            prev = re.search(r"(\S+)\s*$", value[:offset])
+            if not prev:
+                return line, col
+            token, start, after = prev.group(1), prev.start(1), True
+        nth = value.count(token, 0, start)
+        seen = 0
+        for i in range(line - 1, min(len(self.lines), line - 1 + value.count("\n") + 200)):
+            text = self.lines[i]
+            idx = text.find(token, col - 1 if i == line - 1 else 0)
+            while idx != -1:
+                if seen == nth:
+                    return i + 1, idx + 1 + (len(token) if after else 0)
+                seen += 1
+                idx = text.find(token, idx + len(token))
+        return line, col
 
 
 def read_text_limited(path: str | os.PathLike[str], max_bytes: int = MAX_BYTES) -> str:
@@ -86,6 +119,13 @@ def load_with_positions(text: str, *, max_nodes: int = MAX_NODES) -> tuple[Any, 
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             msg = " ".join(x for x in (exc.context, exc.problem) if x)
+            if "maximum nesting depth" in msg:  # libyaml's own guard, before ours at MAX_DEPTH
+                raise YamlProblem(
+                    "YAML nests too deeply to be a tree file",
+                    (mark.line + 1) if mark else 0,
+                    (mark.column + 1) if mark else 0,
+                    rule="depth",
+                ) from None
             raise YamlProblem(
                 f"invalid YAML: {msg}",
                 (mark.line + 1) if mark else 0,
@@ -97,7 +137,7 @@ def load_with_positions(text: str, *, max_nodes: int = MAX_NODES) -> tuple[Any, 
             raise YamlProblem("YAML nests too deeply to be a tree file", rule="depth") from None
     finally:
         loader.dispose()
-    pos = Positions()
+    pos = Positions(lines=text.splitlines())
     if root is None:
         return None, pos
     builder = _Builder(pos, max_nodes)

@@ -175,7 +175,7 @@ class _Walker:
         if problems:
             raise ProbeFailure(
                 "error",
-                f"parameters of {node.probe} are invalid: {'; '.join(problems)}",
+                f"parameters of {node.probe} are invalid: {'; '.join(message for _, message in problems)}",
                 "fix the tree (llmd-triage lint)",
             )
         timeout = node.timeout or self.probe_timeout

@@ -27,14 +27,15 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self.probes)
 
-    def check_params(self, name: str, params: dict[str, Any]) -> list[str]:
-        """Problems with parameters, as sentences; an empty list means they are valid."""
+    def check_params(self, name: str, params: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+        """Problems with parameters as (path within params, sentence); empty when they are valid."""
         probe = self.probes[name]
         validator = jsonschema.Draft202012Validator(probe.params_schema)
         out = []
-        for err in sorted(validator.iter_errors(params), key=lambda e: list(e.absolute_path)):
-            where = ".".join(str(p) for p in err.absolute_path)
-            out.append(f"{where + ': ' if where else ''}{err.message}")
+        for err in sorted(validator.iter_errors(params), key=lambda e: [str(p) for p in e.absolute_path]):
+            path = tuple(err.absolute_path)
+            where = ".".join(str(p) for p in path)
+            out.append((path, f"{where + ': ' if where else ''}{err.message}"))
         return out
 
 

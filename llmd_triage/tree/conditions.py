@@ -26,9 +26,11 @@ _BUILTIN_NAMES = frozenset({"true", "false", "null", "in", "int", "uint", "doubl
 class ConditionSyntaxError(ValueError):
     """A CEL expression that does not compile; `col` is 1-based within the expression."""
 
-    def __init__(self, message: str, col: int = 0) -> None:
+    def __init__(self, message: str, col: int = 0, offset: int | None = None) -> None:
         super().__init__(message)
         self.col = col
+        #: 0-based character offset of the error within the expression source
+        self.offset = offset if offset is not None else max(col - 1, 0)
 
 
 class ConditionUnknown(Exception):
@@ -54,7 +56,9 @@ class Condition:
             text = str(exc)
             m = _PARSE_POS.search(text)
             if m:
-                raise ConditionSyntaxError(_readable(m.group(3).strip()), int(m.group(2))) from None
+                line, col = int(m.group(1)), int(m.group(2))
+                offset = sum(len(x) + 1 for x in source.split("\n")[: line - 1]) + col - 1
+                raise ConditionSyntaxError(_readable(m.group(3).strip()), col, offset) from None
             raise ConditionSyntaxError(text.splitlines()[0] if text else "invalid expression") from None
         except Exception as exc:  # the bindings raise a few other types on odd input
             raise ConditionSyntaxError(f"invalid expression: {exc}") from None

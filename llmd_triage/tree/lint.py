@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import networkx as nx
@@ -23,7 +24,7 @@ from llmd_triage.tree.templating import Template
 class ProbeCatalog(Protocol):
     def names(self) -> list[str]: ...
 
-    def check_params(self, name: str, params: dict[str, Any]) -> list[str]: ...
+    def check_params(self, name: str, params: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]: ...
 
 
 @dataclass
@@ -191,8 +192,8 @@ def _probes(tree: Tree, g: nx.DiGraph, ctx: LintContext) -> Iterable[Finding]:
             for k, v in node.params.items()
             if k not in {p.split(".")[0].split("[")[0] for p in node.param_templates}
         }
-        for problem in ctx.probes.check_params(node.probe, static):
-            yield _f(tree, node.id, "probe-params", f"parameters of {node.probe}: {problem}", "params")
+        for path, problem in ctx.probes.check_params(node.probe, static):
+            yield _f(tree, node.id, "probe-params", f"parameters of {node.probe}: {problem}", "params", *path)
 
 
 @rule("no-tests")
@@ -204,7 +205,7 @@ def _tests(tree: Tree, g: nx.DiGraph, ctx: LintContext) -> Iterable[Finding]:
         yield Finding(
             node_location_top(tree, "id"),
             "no-tests",
-            f"tree has no test cases; add them under trees/tests/{tree.id}/",
+            f"tree has no test cases; add them under {Path(tree.source).parent / 'tests' / tree.id}/",
         )
         return
     for leaf in tree.leaves:

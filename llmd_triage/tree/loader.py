@@ -108,7 +108,19 @@ def _check_schema(ctx: _Ctx) -> None:
         if (path, message) in seen:
             continue
         seen.add((path, message))
-        ctx.add(path, "schema", message)
+        extra = _unexpected_keys(err)
+        if extra:
+            line, col = ctx.pos.of((*path, extra[0]), key=True)
+            ctx.findings.append(Finding(Location(ctx.file, line, col), "schema", message, ctx.node_id_at(path)))
+        else:
+            ctx.add(path, "schema", message)
+
+
+def _unexpected_keys(err: jsonschema.ValidationError) -> list[str]:
+    if err.validator != "additionalProperties" or not isinstance(err.instance, dict):
+        return []
+    known = err.schema.get("properties", {})
+    return [k for k in err.instance if k not in known]
 
 
 def _schema_message(err: jsonschema.ValidationError) -> str:
@@ -130,10 +142,10 @@ def _compile_condition(ctx: _Ctx, path: tuple[str | int, ...], source: str) -> C
     try:
         return Condition.compile(source)
     except ConditionSyntaxError as exc:
-        line, col = ctx.pos.of(path)
+        line, col = ctx.pos.locate(path, source, exc.offset)
         ctx.findings.append(
             Finding(
-                Location(ctx.file, line, col + max(exc.col - 1, 0)),
+                Location(ctx.file, line, col),
                 "cel",
                 f"condition does not compile: {exc}",
                 ctx.node_id_at(path),
@@ -148,10 +160,10 @@ def _compile_template(ctx: _Ctx, path: tuple[str | int, ...], source: str | None
     try:
         return Template.compile(source)
     except ConditionSyntaxError as exc:
-        line, col = ctx.pos.of(path)
+        line, col = ctx.pos.locate(path, source, exc.offset)
         ctx.findings.append(
             Finding(
-                Location(ctx.file, line, col + max(exc.col - 1, 0)),
+                Location(ctx.file, line, col),
                 "cel",
                 f"{{{{ }}}} expression does not compile: {exc}",
                 ctx.node_id_at(path),

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from llmd_triage.tree.conditions import Condition, ConditionUnknown
+from llmd_triage.tree.conditions import Condition, ConditionSyntaxError, ConditionUnknown
 
 _FIELD = re.compile(r"\{\{(.*?)\}\}", re.S)
 
@@ -35,15 +35,12 @@ class Template:
                 parts.append(source[pos : m.start()])
             expr = m.group(1).strip()
             if not expr:
-                from llmd_triage.tree.conditions import ConditionSyntaxError
-
-                raise ConditionSyntaxError("empty {{ }} in text", m.start() + 1)
+                raise ConditionSyntaxError("empty {{ }} in text", m.start() + 1, m.start())
             try:
                 parts.append(Condition.compile(expr))
-            except Exception as exc:
-                col = getattr(exc, "col", 0)
-                exc.col = m.start(1) + len(m.group(1)) - len(m.group(1).lstrip()) + (col or 1)  # type: ignore[attr-defined]
-                raise
+            except ConditionSyntaxError as exc:
+                lead = m.start(1) + len(m.group(1)) - len(m.group(1).lstrip())
+                raise ConditionSyntaxError(str(exc), 0, lead + exc.offset) from None
             pos = m.end()
         if pos < len(source):
             parts.append(source[pos:])
