@@ -105,6 +105,8 @@ class Cluster(Protocol):
     name: str
     #: the namespace used when a target names none
     default_namespace: str
+    #: a Prometheus to query (llmd_triage.cluster.prometheus.MetricsSource), or None when none is configured
+    prometheus: Any
 
     async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]: ...
 

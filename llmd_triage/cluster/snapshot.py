@@ -7,6 +7,7 @@ Layout (documented in schemas/snapshot.md, validated by schemas/snapshot.schema.
     logs/<namespace>/<pod>/<container>.log            current container log
     logs/<namespace>/<pod>/<container>.previous.log   log of the previous (terminated) instance
     exec/<namespace>/<pod>.yaml            list of {container, argv, exit_code, stdout, stderr} or {…, error}
+    prometheus.yaml                        optional recorded queries: [{query, type, result} or {query, error}]
     errors.yaml                            optional injected failures: [{op, kind, name, namespace, error}]
 
 The same structure can be given inline (a tree test case does), and `capture` writes it.
@@ -49,6 +50,8 @@ class SnapshotData:
     logs: dict[tuple[str, str, str, bool], str] = field(default_factory=dict)
     execs: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    #: recorded Prometheus answers: [{query, result, ...}]; replayed by cluster.prometheus
+    prometheus: list[dict[str, Any]] = field(default_factory=list)
 
     def add_object(self, obj: Any, origin: str = "") -> None:
         if not isinstance(obj, dict):
@@ -80,6 +83,7 @@ class SnapshotData:
         for rec in spec.get("exec") or []:
             self.execs.append(_check_exec(rec, origin))
         self.errors.extend(spec.get("errors") or [])
+        self.prometheus.extend(spec.get("prometheus") or [])
 
 
 def _check_exec(rec: Any, origin: str) -> dict[str, Any]:
@@ -133,6 +137,12 @@ def load_snapshot(path: str | os.PathLike[str]) -> SnapshotData:
             if isinstance(rec, dict):
                 rec = {"namespace": f.parent.name, "pod": f.stem, **rec}
             data.execs.append(_check_exec(rec, str(f)))
+    prom_file = root / "prometheus.yaml"
+    if prom_file.exists():
+        records = yaml.load(prom_file.read_text(encoding="utf-8"), Loader=_Loader) or []
+        if not isinstance(records, list):
+            raise SnapshotError(f"{prom_file}: expected a list of recorded queries")
+        data.prometheus.extend(records)
     errors_file = root / "errors.yaml"
     if errors_file.exists():
         data.errors.extend(yaml.load(errors_file.read_text(encoding="utf-8"), Loader=_Loader) or [])
@@ -152,6 +162,11 @@ class SnapshotCluster:
         self.name = f"snapshot:{data.name}"
         self.default_namespace = data.namespace
         self.requests: list[tuple[str, ...]] = []
+        self.prometheus: Any = None
+        if data.prometheus:
+            from llmd_triage.cluster.prometheus import RecordedPrometheus
+
+            self.prometheus = RecordedPrometheus(data.prometheus)
 
     @classmethod
     def from_path(cls, path: str | os.PathLike[str]) -> SnapshotCluster:
