@@ -42,7 +42,9 @@ def _parser() -> argparse.ArgumentParser:
         help="KIND/NAME: pod/NAME, node/NAME, deploy/NAME, lws/NAME "
         "(default with --demo: the demo's crash-looping pod)",
     )
-    run.add_argument("-n", "--namespace", help="namespace of the target")
+    run.add_argument("-n", "--namespace", help="namespace of the target (default: the context's)")
+    run.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
+    run.add_argument("--context", help="kubeconfig context to use (default: the current one)")
     run.add_argument("--trees", metavar="DIR", help="folder of tree files (default: the bundled trees)")
     run.add_argument("-o", "--output", choices=["markdown", "json"], default="markdown")
     run.add_argument(
@@ -149,10 +151,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from llmd_triage.tree.model import severity_rank
 
     snapshot = args.snapshot or (str(demo_snapshot()) if args.demo else None)
-    if snapshot is None:
-        raise UsageError("live clusters arrive with the live-access work; for now pass --snapshot DIR or --demo")
-    cluster = SnapshotCluster.from_path(snapshot)
-    target_text = args.target or cluster.data.manifest.get("default_target")
+    cluster: Any
+    if snapshot is not None:
+        cluster = SnapshotCluster.from_path(snapshot)
+        default_target = cluster.data.manifest.get("default_target")
+    else:
+        cluster = _live_cluster(args)
+        default_target = None
+    target_text = args.target or default_target
     if not target_text:
         raise UsageError("--target KIND/NAME is required (e.g. --target pod/vllm-decode-0)")
     try:
@@ -167,6 +173,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         return [await walk(t, target, cluster, probe_timeout=args.probe_timeout, deadline=args.deadline) for t in trees]
 
     walks = asyncio.run(go())
+    unreachable = [
+        w.steps[0].error
+        for w in walks
+        if w.steps and w.steps[0].error and w.steps[0].error["kind"] in ("unavailable", "unauthorized")
+    ]
+    if unreachable and len(unreachable) == len(walks):
+        err = unreachable[0]
+        print(f"llmd-triage: {err['message']} ({err['hint']})", file=sys.stderr)
+        return Exit.CLUSTER
     if args.output == "json":
         sys.stdout.write(render_json(walks))
     else:
@@ -174,6 +189,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     bar = severity_rank(args.fail_on)
     hit = any(w.leaf and w.leaf.is_finding and severity_rank(w.leaf.severity) >= bar for w in walks)
     return Exit.FINDINGS if hit else Exit.OK
+
+
+def _live_cluster(args: argparse.Namespace) -> Any:
+    from llmd_triage.cluster.base import ClusterError
+    from llmd_triage.cluster.live import KubeContext, LiveCluster
+    from llmd_triage.errors import TriageError
+
+    try:
+        return LiveCluster(KubeContext(args.kubeconfig, args.context, args.namespace), timeout=args.probe_timeout)
+    except ClusterError as exc:
+        err = TriageError(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
+        err.exit_code = Exit.CLUSTER
+        raise err from None
 
 
 def cmd_lint(args: argparse.Namespace) -> int:

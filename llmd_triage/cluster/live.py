@@ -1,0 +1,416 @@
+"""The live cluster, through the official `kubernetes` client. The only module that imports it.
+
+Reads are raw JSON (client v37's typed models reject partial objects and cost time): requests are
+built with the client's own serializer, so kubeconfig auth (tokens, client certs, exec plugins,
+in-cluster service accounts) works as it does for any client. The client is synchronous; calls run
+in worker threads with a bound on concurrent exec/log calls, a deadline on every call, one retry
+on a reset connection, and a per-run cache so each LIST happens once per scope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shlex
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmd_triage.cluster.base import ClusterError, ExecResult
+
+DEFAULT_TIMEOUT = 20.0
+DEFAULT_CONCURRENCY = 8
+
+#: kinds of the core group and the common built-in groups: (apiVersion, kind) -> (plural, namespaced)
+_BUILTIN: dict[tuple[str, str], tuple[str, bool]] = {
+    ("v1", "Pod"): ("pods", True),
+    ("v1", "Node"): ("nodes", False),
+    ("v1", "Event"): ("events", True),
+    ("v1", "Namespace"): ("namespaces", False),
+    ("v1", "Service"): ("services", True),
+    ("v1", "ConfigMap"): ("configmaps", True),
+    ("v1", "Secret"): ("secrets", True),
+    ("v1", "PersistentVolumeClaim"): ("persistentvolumeclaims", True),
+    ("v1", "PersistentVolume"): ("persistentvolumes", False),
+    ("v1", "Endpoints"): ("endpoints", True),
+    ("apps/v1", "Deployment"): ("deployments", True),
+    ("apps/v1", "StatefulSet"): ("statefulsets", True),
+    ("apps/v1", "DaemonSet"): ("daemonsets", True),
+    ("apps/v1", "ReplicaSet"): ("replicasets", True),
+    ("events.k8s.io/v1", "Event"): ("events", True),
+    ("storage.k8s.io/v1", "StorageClass"): ("storageclasses", False),
+}
+
+
+@dataclass(frozen=True)
+class KubeContext:
+    """What the user chose, resolved like kubectl does."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+
+
+def _status_message(body: bytes) -> tuple[str, str | None]:
+    try:
+        status = json.loads(body)
+        return str(status.get("message") or status.get("reason") or "").strip(), status.get("reason")
+    except (ValueError, AttributeError):
+        return body[:200].decode("utf-8", "replace").strip(), None
+
+
+def _error_for(status: int, body: bytes, what: str, can_i: str | None) -> ClusterError:
+    message, reason = _status_message(body)
+    message = message or f"HTTP {status}"
+    if status == 401:
+        return ClusterError(
+            "unauthorized", f"{what}: credentials rejected ({message})", "refresh your credentials (log in again)"
+        )
+    if status == 403:
+        hint = f"check with: {can_i}" if can_i else "ask for read access to it"
+        return ClusterError("forbidden", message, hint)
+    if status == 404:
+        return ClusterError("not_found", message)
+    if status == 429:
+        return ClusterError("unavailable", f"{what}: the API server is throttling requests ({message})")
+    if status in (408, 504):
+        return ClusterError("timeout", f"{what}: {message}")
+    if status >= 500:
+        return ClusterError("unavailable", f"{what}: the API server failed ({status} {reason or ''} {message})")
+    return ClusterError("error", f"{what}: HTTP {status}: {message}")
+
+
+class LiveCluster:
+    """A read-only Cluster on a real API server."""
+
+    def __init__(
+        self,
+        ctx: KubeContext | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        prometheus: Any = None,
+    ) -> None:
+        from kubernetes import client, config
+
+        ctx = ctx or KubeContext()
+        self.timeout = timeout
+        self._sem = asyncio.Semaphore(concurrency)
+        self._discovery: dict[str, dict[str, tuple[str, bool]] | None] = {}
+        self._cache: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+        self.prometheus = prometheus
+        self.requests = 0
+        in_cluster = (
+            ctx.kubeconfig is None
+            and not os.environ.get("KUBECONFIG")
+            and not os.path.exists(os.path.expanduser("~/.kube/config"))
+            and os.environ.get("KUBERNETES_SERVICE_HOST")
+        )
+        try:
+            if in_cluster:
+                config.load_incluster_config()
+                self.api = client.ApiClient()
+                self.name = "in-cluster"
+                ns_file = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+                default_ns = Path(ns_file).read_text().strip() if os.path.exists(ns_file) else "default"
+            else:
+                self.api = config.new_client_from_config(config_file=ctx.kubeconfig, context=ctx.context)
+                contexts, active = config.list_kube_config_contexts(config_file=ctx.kubeconfig)
+                chosen = next((c for c in contexts if c["name"] == ctx.context), active) if ctx.context else active
+                self.name = chosen["name"] if chosen else "unknown"
+                default_ns = ((chosen or {}).get("context") or {}).get("namespace") or "default"
+        except config.ConfigException as exc:
+            raise ClusterError(
+                "unauthorized",
+                f"cannot load cluster configuration: {exc}",
+                "pass --kubeconfig/--context, or set KUBECONFIG",
+            ) from None
+        except FileNotFoundError as exc:
+            raise ClusterError("unavailable", f"kubeconfig not found: {exc.filename}") from None
+        self.default_namespace = ctx.namespace or default_ns
+        self.server = self.api.configuration.host
+
+    # ------------------------------------------------------------------ raw HTTP
+    def _request(self, path: str, query: list[tuple[str, Any]] | None, timeout: float) -> tuple[int, bytes]:
+        import urllib3
+
+        method, url, headers, _body, _post = self.api.param_serialize(
+            method="GET",
+            resource_path=path,
+            query_params=query or [],
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        for attempt in (0, 1):
+            try:
+                self.requests += 1
+                resp = self.api.call_api(method, url, header_params=headers, _request_timeout=timeout)
+                return resp.status, resp.read()
+            except urllib3.exceptions.ProtocolError:
+                if attempt:
+                    raise
+                time.sleep(0.2)  # one retry, with a short backoff, on a reset connection
+        raise AssertionError("unreachable")
+
+    async def _get_json(
+        self, path: str, query: list[tuple[str, Any]] | None, what: str, can_i: str | None = None
+    ) -> Any:
+        status, body = await self._call(self._request, path, query, self.timeout, what=what)
+        if status >= 400:
+            raise _error_for(status, body, what, can_i)
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise ClusterError("garbage", f"{what}: the answer is not JSON: {body[:80]!r}") from None
+
+    async def _call(self, fn: Any, *args: Any, what: str, limited: bool = False, timeout: float | None = None) -> Any:
+        import urllib3
+
+        deadline = (timeout or self.timeout) + 5
+        try:
+            if limited:
+                async with self._sem:
+                    return await asyncio.wait_for(asyncio.to_thread(fn, *args), deadline)
+            return await asyncio.wait_for(asyncio.to_thread(fn, *args), deadline)
+        except TimeoutError:
+            raise ClusterError("timeout", f"{what}: no answer within {deadline:g}s") from None
+        except urllib3.exceptions.ReadTimeoutError:
+            raise ClusterError("timeout", f"{what}: no answer within {self.timeout:g}s") from None
+        except urllib3.exceptions.SSLError as exc:
+            raise ClusterError(
+                "unavailable", f"{what}: TLS failed: {exc}", "check the cluster CA and server name in your kubeconfig"
+            ) from None
+        except (
+            urllib3.exceptions.MaxRetryError,
+            urllib3.exceptions.NewConnectionError,
+            urllib3.exceptions.ProtocolError,
+            ConnectionError,
+            OSError,
+        ) as exc:
+            reason = getattr(exc, "reason", exc)
+            if isinstance(reason, urllib3.exceptions.SSLError):
+                raise ClusterError(
+                    "unavailable",
+                    f"{what}: TLS failed: {reason}",
+                    "check the cluster CA and server name in your kubeconfig",
+                ) from None
+            if isinstance(reason, urllib3.exceptions.ReadTimeoutError):
+                raise ClusterError("timeout", f"{what}: no answer within {self.timeout:g}s") from None
+            raise ClusterError(
+                "unavailable",
+                f"{what}: cannot reach the API server at {self.server} ({reason})",
+                "check the network path and the kubeconfig context",
+            ) from None
+
+    async def _once(self, key: tuple[Any, ...], make: Any) -> Any:
+        """Run `make()` once per key per run; concurrent askers share one request."""
+        fut = self._cache.get(key)
+        if fut is None:
+            fut = asyncio.ensure_future(make())
+            self._cache[key] = fut
+        try:
+            return await asyncio.shield(fut)
+        except ClusterError:
+            # failures are not cached beyond the callers already waiting: a retry may succeed
+            if self._cache.get(key) is fut:
+                del self._cache[key]
+            raise
+
+    # ------------------------------------------------------------------ discovery
+    async def resource(self, api_version: str, kind: str) -> tuple[str, bool]:
+        """(plural, namespaced) for a kind; ClusterError not_installed when the cluster does not serve it."""
+        if (api_version, kind) in _BUILTIN:
+            return _BUILTIN[(api_version, kind)]
+        table = await self._once(("discovery", api_version), lambda: self._discover(api_version))
+        if table is None or kind not in table:
+            raise ClusterError(
+                "not_installed",
+                f"the cluster does not serve {kind} ({api_version})",
+                f"kubectl api-resources --api-group={api_version.split('/')[0]}",
+            )
+        return table[kind]
+
+    async def _discover(self, api_version: str) -> dict[str, tuple[str, bool]] | None:
+        path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        try:
+            doc = await self._get_json(path, None, f"discovery of {api_version}")
+        except ClusterError as exc:
+            if exc.kind == "not_found":
+                return None
+            raise
+        return {
+            r["kind"]: (r["name"], bool(r.get("namespaced")))
+            for r in doc.get("resources", [])
+            if "/" not in r.get("name", "")
+        }
+
+    def _path(self, api_version: str, plural: str, namespaced: bool, namespace: str | None, name: str | None) -> str:
+        base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        ns = f"/namespaces/{namespace}" if namespaced and namespace else ""
+        return f"{base}{ns}/{plural}" + (f"/{name}" if name else "")
+
+    # ------------------------------------------------------------------ Cluster protocol
+    async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+        plural, namespaced = await self.resource(api_version, kind)
+        ns = namespace if namespaced else None
+        can_i = f"kubectl auth can-i get {plural}" + (f" -n {ns}" if ns else "")
+        path = self._path(api_version, plural, namespaced, ns, name)
+        return await self._once(("get", path), lambda: self._get_json(path, None, f"get {kind} {name}", can_i))
+
+    async def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[dict[str, Any]]:
+        plural, namespaced = await self.resource(api_version, kind)
+        ns = namespace if namespaced else None
+        query = [(k, v) for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v]
+        can_i = f"kubectl auth can-i list {plural}" + (f" -n {ns}" if ns else " -A" if namespaced else "")
+        path = self._path(api_version, plural, namespaced, ns, None)
+
+        async def fetch() -> list[dict[str, Any]]:
+            doc = await self._get_json(path, query, f"list {plural}", can_i)
+            items = doc.get("items")
+            if not isinstance(items, list):
+                raise ClusterError("garbage", f"list {plural}: the answer has no items")
+            item_kind = kind
+            return [{"apiVersion": api_version, "kind": item_kind, **i} if "kind" not in i else i for i in items]
+
+        return await self._once(("list", path, tuple(query)), fetch)
+
+    async def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str | None = None,
+        previous: bool = False,
+        tail_lines: int | None = None,
+        limit_bytes: int | None = None,
+    ) -> str:
+        query: list[tuple[str, Any]] = []
+        if container:
+            query.append(("container", container))
+        if previous:
+            query.append(("previous", "true"))
+        if tail_lines is not None:
+            query.append(("tailLines", tail_lines))
+        if limit_bytes is not None:
+            query.append(("limitBytes", limit_bytes))
+        path = f"/api/v1/namespaces/{namespace}/pods/{pod}/log"
+        what = f"logs of {namespace}/{pod}" + (f" container {container}" if container else "")
+        status, body = await self._call(self._request, path, query, self.timeout, what=what, limited=True)
+        if status >= 400:
+            err = _error_for(status, body, what, f"kubectl auth can-i get pods/log -n {namespace}")
+            if status == 400 and "previous terminated container" in err.message:
+                raise ClusterError("not_found", err.message, "the container has not restarted since the pod started")
+            raise err
+        return body.decode("utf-8", "replace")
+
+    async def exec(
+        self,
+        namespace: str,
+        pod: str,
+        container: str | None,
+        argv: list[str],
+        timeout: float = 20.0,
+        limit_bytes: int = 1_048_576,
+    ) -> ExecResult:
+        what = f"exec `{shlex.join(argv)}` in {namespace}/{pod}"
+        return await self._call(
+            self._exec_sync,
+            namespace,
+            pod,
+            container,
+            list(argv),
+            timeout,
+            limit_bytes,
+            what=what,
+            limited=True,
+            timeout=timeout,
+        )
+
+    def _exec_sync(
+        self, namespace: str, pod: str, container: str | None, argv: list[str], timeout: float, limit_bytes: int
+    ) -> ExecResult:
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.stream import stream
+
+        core = client.CoreV1Api(self.api)
+        kwargs: dict[str, Any] = {
+            "command": argv,
+            "stderr": True,
+            "stdin": False,
+            "stdout": True,
+            "tty": False,
+            "_preload_content": False,
+            "_request_timeout": timeout,
+        }
+        if container:
+            kwargs["container"] = container
+        self.requests += 1
+        try:
+            ws = stream(core.connect_get_namespaced_pod_exec, pod, namespace, **kwargs)
+        except ApiException as exc:
+            raise _error_for(
+                exc.status or 0,
+                (exc.body or b"") if isinstance(exc.body, bytes) else str(exc.body or exc.reason).encode(),
+                f"exec in {namespace}/{pod}",
+                f"kubectl auth can-i create pods/exec -n {namespace}",
+            ) from None
+        out, err = [], []
+        size, truncated = 0, False
+        end = time.monotonic() + timeout
+        try:
+            while ws.is_open():
+                if time.monotonic() > end:
+                    raise ClusterError("timeout", f"`{shlex.join(argv)}` ran past {timeout:g}s in {pod}")
+                ws.update(timeout=0.5)
+                for buf, chunk in (
+                    (out, ws.read_stdout() if ws.peek_stdout() else ""),
+                    (err, ws.read_stderr() if ws.peek_stderr() else ""),
+                ):
+                    if chunk and size < limit_bytes:
+                        buf.append(chunk[: limit_bytes - size])
+                        size += len(chunk)
+                        truncated = truncated or size > limit_bytes
+                if size > limit_bytes:
+                    truncated = True
+                    break
+            code = ws.returncode if not truncated else 0
+        finally:
+            ws.close()
+        return ExecResult(int(code if code is not None else 0), "".join(out), "".join(err), truncated)
+
+    async def self_subject_access_review(self, attrs: dict[str, Any]) -> bool:
+        """Ask the API server whether the current user may do something (a create, but of a review only)."""
+        body = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": attrs},
+        }
+
+        def post() -> tuple[int, bytes]:
+            method, url, headers, data, _ = self.api.param_serialize(
+                method="POST",
+                resource_path="/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                header_params={"Accept": "application/json", "Content-Type": "application/json"},
+                body=body,
+                auth_settings=["BearerToken"],
+            )
+            self.requests += 1
+            resp = self.api.call_api(method, url, header_params=headers, body=data, _request_timeout=self.timeout)
+            return resp.status, resp.read()
+
+        status, raw = await self._call(post, what="SelfSubjectAccessReview")
+        if status >= 400:
+            raise _error_for(status, raw, "SelfSubjectAccessReview", None)
+        try:
+            return bool(json.loads(raw)["status"]["allowed"])
+        except (ValueError, KeyError, TypeError):
+            raise ClusterError("garbage", "SelfSubjectAccessReview: unreadable answer") from None
