@@ -42,9 +42,8 @@ def _parser() -> argparse.ArgumentParser:
         help="KIND/NAME: pod/NAME, node/NAME, deploy/NAME, lws/NAME "
         "(default with --demo: the demo's crash-looping pod)",
     )
-    run.add_argument("-n", "--namespace", help="namespace of the target (default: the context's)")
-    run.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
-    run.add_argument("--context", help="kubeconfig context to use (default: the current one)")
+    _cluster_args(run)
+    run.add_argument("--no-preflight", action="store_true", help="skip the access review before walking")
     run.add_argument("--trees", metavar="DIR", help="folder of tree files (default: the bundled trees)")
     run.add_argument("-o", "--output", choices=["markdown", "json"], default="markdown")
     run.add_argument(
@@ -71,8 +70,22 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("--trees", metavar="DIR", help="folder of tree files (default: the bundled trees)")
     test.add_argument("-q", "--quiet", action="store_true", help="print failures only")
 
+    pre = sub.add_parser("preflight", help="check, before walking, which permissions the trees need and have")
+    pre.add_argument("--tree", default="all", help="tree id, a tree file, or 'all' (default)")
+    pre.add_argument("--target", default="pod/-", help="KIND/NAME the trees would walk (default: any pod)")
+    pre.add_argument("--trees", metavar="DIR", help="folder of tree files (default: the bundled trees)")
+    pre.add_argument("--probe-timeout", type=float, default=20.0, metavar="SECONDS")
+    _cluster_args(pre)
+
     sub.add_parser("probes", help="list the probe kinds with their parameters")
     return p
+
+
+def _cluster_args(p: argparse.ArgumentParser) -> None:
+    """kubectl's flags, meaning what they mean in kubectl."""
+    p.add_argument("-n", "--namespace", help="namespace of the target (default: the context's)")
+    p.add_argument("--kubeconfig", help="kubeconfig file(s) (default: $KUBECONFIG, then ~/.kube/config)")
+    p.add_argument("--context", help="kubeconfig context to use (default: the current one)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -170,7 +183,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"no tree applies to a {target.kind} target")
 
     async def go() -> list[Any]:
-        return [await walk(t, target, cluster, probe_timeout=args.probe_timeout, deadline=args.deadline) for t in trees]
+        forbidden: dict[str, str] = {}
+        if snapshot is None and not args.no_preflight:
+            from llmd_triage.engine.preflight import forbidden_probes, preflight
+
+            forbidden = forbidden_probes(await preflight(trees, target, cluster))
+        return [
+            await walk(
+                t, target, cluster, forbidden=forbidden, probe_timeout=args.probe_timeout, deadline=args.deadline
+            )
+            for t in trees
+        ]
 
     walks = asyncio.run(go())
     unreachable = [
@@ -202,6 +225,35 @@ def _live_cluster(args: argparse.Namespace) -> Any:
         err = TriageError(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
         err.exit_code = Exit.CLUSTER
         raise err from None
+
+
+def cmd_preflight(args: argparse.Namespace) -> int:
+    from llmd_triage.cluster.base import parse_target
+    from llmd_triage.engine.preflight import preflight
+    from llmd_triage.errors import UsageError
+
+    cluster = _live_cluster(args)
+    try:
+        target = parse_target(args.target, args.namespace or cluster.default_namespace)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    trees = [t for t in _select_trees(args.tree, _trees_root(args)) if target.kind in t.applies_to]
+    checks = asyncio.run(preflight(trees, target, cluster))
+    print(f"context {cluster.name}, namespace {target.namespace or '-'}, {len(trees)} tree(s)")
+    rows = [("ALLOWED", "VERB", "RESOURCE", "USED BY", "CHECK BY HAND")]
+    for c in sorted(checks, key=lambda c: (c.allowed is not False, c.permission.resource, c.permission.verb)):
+        p = c.permission
+        res = p.resource + (f"/{p.subresource}" if p.subresource else "") + (f".{p.group}" if p.group else "")
+        state = {True: "yes", False: "NO", None: "?"}[c.allowed]
+        rows.append((state, p.verb, res, ", ".join(c.probes), p.can_i))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(x.ljust(w) for x, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
+    if all(c.allowed is None for c in checks) and checks:
+        err = checks[0].error or "no answer"
+        print(f"llmd-triage: access reviews failed: {err}", file=sys.stderr)
+        return Exit.CLUSTER
+    return Exit.FINDINGS if any(c.allowed is False for c in checks) else Exit.OK
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
@@ -301,7 +353,14 @@ def cmd_probes(args: argparse.Namespace) -> int:
     return Exit.OK
 
 
-COMMANDS = {"run": cmd_run, "lint": cmd_lint, "graph": cmd_graph, "test": cmd_test, "probes": cmd_probes}
+COMMANDS = {
+    "preflight": cmd_preflight,
+    "run": cmd_run,
+    "lint": cmd_lint,
+    "graph": cmd_graph,
+    "test": cmd_test,
+    "probes": cmd_probes,
+}
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ async def walk(
     registry: Registry | None = None,
     recorded: Mapping[str, Recorded] | None = None,
     choices: Mapping[str, str] | None = None,
+    forbidden: Mapping[str, str] | None = None,
     probe_timeout: float = DEFAULT_PROBE_TIMEOUT,
     deadline: float = DEFAULT_WALK_DEADLINE,
     on_step: StepCallback | None = None,
@@ -64,6 +65,7 @@ async def walk(
     )
     t0 = time.perf_counter()
     walker = _Walker(tree, target, cluster, registry, recorded or {}, choices or {}, probe_timeout, record, on_step)
+    walker.forbidden = dict(forbidden or {})
     try:
         async with asyncio.timeout(deadline):
             await walker.run()
@@ -92,6 +94,8 @@ class _Walker:
         self.record, self.on_step = record, on_step
         self.context: dict[str, Any] = {}
         self.failed: dict[str, ProbeFailure] = {}
+        #: probe name -> why preflight says it may not run
+        self.forbidden: dict[str, str] = {}
 
     async def emit(self, step: StepRecord) -> None:
         self.record.steps.append(step)
@@ -163,6 +167,13 @@ class _Walker:
             if isinstance(rec, ProbeFailure):
                 raise rec
             return rec
+        if node.probe in self.forbidden:
+            step.params = dict(node.params)
+            raise ProbeFailure(
+                "forbidden",
+                f"{node.probe} skipped: {self.forbidden[node.probe]}",
+                self.forbidden[node.probe].rpartition("check with: ")[2],
+            )
         probe = self.registry.get(node.probe)
         if probe is None:
             raise ProbeFailure("error", f"no probe named {node.probe!r} is installed", "run `llmd-triage probes`")

@@ -63,6 +63,13 @@ class RbacNeed:
     group: str = ""
     subresource: str | None = None
 
+    def can_i(self, verb: str, namespace: str | None) -> str:
+        """The kubectl line a person runs to check this permission by hand."""
+        res = self.resource + (f".{self.group}" if self.group else "")
+        sub = f" --subresource={self.subresource}" if self.subresource else ""
+        ns = f" -n {namespace}" if namespace else ""
+        return f"kubectl auth can-i {verb} {res}{sub}{ns}"
+
 
 class Probe(ABC):
     """Subclass, set the class attributes, implement run(); the registry finds it by module."""
@@ -76,6 +83,10 @@ class Probe(ABC):
     }
     rbac: ClassVar[tuple[RbacNeed, ...]] = ()
     parser: ClassVar[str | None] = None
+
+    def needs(self, params: dict[str, Any], target: TargetRef) -> tuple[RbacNeed, ...]:
+        """The permissions this probe needs with these parameters (default: the class's `rbac`)."""
+        return self.rbac
 
     @abstractmethod
     async def run(self, params: dict[str, Any], target: TargetRef, cluster: Cluster) -> ProbeResult: ...

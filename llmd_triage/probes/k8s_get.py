@@ -8,6 +8,16 @@ from llmd_triage.cluster.base import Cluster, ClusterError, TargetRef
 from llmd_triage.probes.base import Probe, ProbeFailure, ProbeResult, RbacNeed
 
 
+def plural_guess(kind: str) -> str:
+    """Kubernetes' default plural (lowercase + s/es/ies), good enough to name a permission."""
+    k = kind.lower()
+    if k.endswith(("s", "x", "ch", "sh")):
+        return k + "es"
+    if k.endswith("y") and k[-2:-1] not in "aeiou":
+        return k[:-1] + "ies"
+    return k + "s"
+
+
 class GetObject(Probe):
     name = "k8s.get"
     description = "Read one object; binds it as-is. Defaults to the walk's target."
@@ -22,6 +32,12 @@ class GetObject(Probe):
         },
     }
     rbac = (RbacNeed(("get",), "*"),)
+
+    def needs(self, params: dict[str, Any], target: TargetRef) -> tuple[RbacNeed, ...]:
+        api_version = params.get("apiVersion", target.api_version)
+        kind = str(params.get("kind", target.resource_kind))
+        group = api_version.rpartition("/")[0] if "/" in api_version else ""
+        return (RbacNeed(("get",), plural_guess(kind), group),)
 
     async def run(self, params: dict[str, Any], target: TargetRef, cluster: Cluster) -> ProbeResult:
         api_version = params.get("apiVersion", target.api_version)
