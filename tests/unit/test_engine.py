@@ -265,3 +265,18 @@ async def test_on_step_callback_sees_every_step() -> None:
 async def test_thresholds(value: int, leaf: str) -> None:
     w = await walk(_tree("t.value", f"{{value: {value}}}"), TARGET, _cluster(), registry=REG)
     assert w.leaf is not None and w.leaf.id == leaf
+
+
+async def test_preflight_forbidden_probe_is_unknown_without_running() -> None:
+    Value.calls.clear()
+    w = await walk(
+        _tree("t.value"),
+        TARGET,
+        _cluster(),
+        registry=REG,
+        forbidden={"t.value": "not allowed to get pods; check with: kubectl auth can-i get pods -n ns"},
+    )
+    assert Value.calls == []
+    assert w.steps[1].error["kind"] == "forbidden"
+    assert w.steps[1].error["hint"] == "kubectl auth can-i get pods -n ns"
+    assert w.leaf is not None and w.leaf.id == "manual"
