@@ -17,7 +17,9 @@ _PATTERNS = [
     re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # JWT
     re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
     re.compile(r"\bhf_[A-Za-z0-9]{20,}\b"),
-    re.compile(r"(?i)\b((?:[A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|API_KEY))\s*[=:]\s*)(\"?)[^\s\"',;]+"),
+    re.compile(
+        r"(?i)\b((?:[A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|PRIVATE_KEY)[A-Z0-9_]*)\s*[=:]\s*)(\"?)[^\s\"',;]+"
+    ),
     re.compile(r"(?i)(client-key-data|client-certificate-data|certificate-authority-data|token)(\s*:\s*)\S{16,}"),
 ]
 

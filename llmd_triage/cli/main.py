@@ -77,6 +77,16 @@ def _parser() -> argparse.ArgumentParser:
     pre.add_argument("--probe-timeout", type=float, default=20.0, metavar="SECONDS")
     _cluster_args(pre)
 
+    cap = sub.add_parser("capture", help="record what the trees read about a target as a snapshot (redacted)")
+    cap.add_argument("--tree", default="all", help="tree id, a tree file, or 'all' (default)")
+    cap.add_argument("--target", required=True, help="KIND/NAME")
+    cap.add_argument("-o", "--output", required=True, metavar="DIR|FILE.tar.gz", help="where to write the snapshot")
+    cap.add_argument("--snapshot", metavar="DIR", help="capture from a snapshot instead of a live cluster")
+    cap.add_argument("--trees", metavar="DIR", help="folder of tree files (default: the bundled trees)")
+    cap.add_argument("--probe-timeout", type=float, default=20.0, metavar="SECONDS")
+    cap.add_argument("--deadline", type=float, default=120.0, metavar="SECONDS", help="per walk")
+    _cluster_args(cap)
+
     sub.add_parser("probes", help="list the probe kinds with their parameters")
     return p
 
@@ -256,6 +266,43 @@ def cmd_preflight(args: argparse.Namespace) -> int:
     return Exit.FINDINGS if any(c.allowed is False for c in checks) else Exit.OK
 
 
+def cmd_capture(args: argparse.Namespace) -> int:
+    from llmd_triage.cluster.base import parse_target
+    from llmd_triage.cluster.capture import RecordingCluster, write_snapshot
+    from llmd_triage.cluster.snapshot import SnapshotCluster
+    from llmd_triage.engine.walk import walk
+    from llmd_triage.errors import UsageError
+
+    inner: Any = SnapshotCluster.from_path(args.snapshot) if args.snapshot else _live_cluster(args)
+    try:
+        target = parse_target(args.target, args.namespace)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    trees = [t for t in _select_trees(args.tree, _trees_root(args)) if target.kind in t.applies_to]
+    if not trees:
+        raise UsageError(f"no tree applies to a {target.kind} target")
+    rec = RecordingCluster(inner)
+
+    async def go() -> list[Any]:
+        return [await walk(t, target, rec, probe_timeout=args.probe_timeout, deadline=args.deadline) for t in trees]
+
+    walks = asyncio.run(go())
+    dest = write_snapshot(
+        rec.data,
+        args.output,
+        context=inner.name,
+        default_target=target.ref,
+        notes=f"captured by llmd-triage for trees: {', '.join(t.id for t in trees)}",
+    )
+    d = rec.data
+    print(
+        f"wrote {dest}: {len(d.objects)} objects, {len(d.logs)} logs, {len(d.execs)} exec outputs, "
+        f"{len(d.errors)} recorded failures, from {len(walks)} walk(s)",
+        file=sys.stderr,
+    )
+    return Exit.OK
+
+
 def cmd_lint(args: argparse.Namespace) -> int:
     import json
 
@@ -354,6 +401,7 @@ def cmd_probes(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
+    "capture": cmd_capture,
     "preflight": cmd_preflight,
     "run": cmd_run,
     "lint": cmd_lint,

@@ -82,8 +82,16 @@ class SnapshotData:
             self.logs[(ns, pod, container.removesuffix(".previous"), previous)] = str(text)
         for rec in spec.get("exec") or []:
             self.execs.append(_check_exec(rec, origin))
-        self.errors.extend(spec.get("errors") or [])
-        self.prometheus.extend(spec.get("prometheus") or [])
+        self.errors.extend(_check_list(spec.get("errors"), "errors", origin))
+        self.prometheus.extend(_check_list(spec.get("prometheus"), "prometheus", origin))
+
+
+def _check_list(value: Any, what: str, origin: str) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise SnapshotError(f"{origin}: {what} must be a list of mappings")
+    return value
 
 
 def _check_exec(rec: Any, origin: str) -> dict[str, Any]:
@@ -93,7 +101,10 @@ def _check_exec(rec: Any, origin: str) -> dict[str, Any]:
 
 
 def load_snapshot(path: str | os.PathLike[str]) -> SnapshotData:
+    """Load a snapshot directory, or a .tar.gz of one (as `capture` writes)."""
     root = Path(path)
+    if root.is_file() and root.name.endswith((".tar.gz", ".tgz")):
+        return _load_archive(root)
     if not root.is_dir():
         raise SnapshotError(f"snapshot {root} is not a directory")
     data = SnapshotData(name=root.name)
@@ -139,14 +150,39 @@ def load_snapshot(path: str | os.PathLike[str]) -> SnapshotData:
             data.execs.append(_check_exec(rec, str(f)))
     prom_file = root / "prometheus.yaml"
     if prom_file.exists():
-        records = yaml.load(prom_file.read_text(encoding="utf-8"), Loader=_Loader) or []
-        if not isinstance(records, list):
-            raise SnapshotError(f"{prom_file}: expected a list of recorded queries")
-        data.prometheus.extend(records)
+        records = yaml.load(prom_file.read_text(encoding="utf-8"), Loader=_Loader)
+        data.prometheus.extend(_check_list(records, "recorded queries", str(prom_file)))
     errors_file = root / "errors.yaml"
     if errors_file.exists():
-        data.errors.extend(yaml.load(errors_file.read_text(encoding="utf-8"), Loader=_Loader) or [])
+        rules = yaml.load(errors_file.read_text(encoding="utf-8"), Loader=_Loader)
+        data.errors.extend(_check_list(rules, "injected errors", str(errors_file)))
     return data
+
+
+def _load_archive(archive: Path) -> SnapshotData:
+    """Unpack into a private temp dir, refusing any member that would land outside it."""
+    import tarfile
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                for member in tar.getmembers():
+                    name = member.name
+                    if (
+                        name.startswith(("/", "\\"))
+                        or ".." in Path(name).parts
+                        or not (member.isfile() or member.isdir())
+                    ):
+                        raise SnapshotError(
+                            f"{archive}: refusing archive entry {name!r} (outside the snapshot or not a file)"
+                        )
+                tar.extractall(tmp, filter="data")
+        except (tarfile.TarError, OSError) as exc:
+            raise SnapshotError(f"{archive}: not a readable .tar.gz snapshot: {exc}") from None
+        entries = [p for p in Path(tmp).iterdir()]
+        root = entries[0] if len(entries) == 1 and entries[0].is_dir() else Path(tmp)
+        return load_snapshot(root)
 
 
 def _kubectl_exec(ns: str, pod: str, container: str | None, argv: list[str]) -> str:

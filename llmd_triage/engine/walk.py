@@ -221,6 +221,15 @@ class _Walker:
         if node.id in self.choices:
             chosen = self.choices[node.id]
             step.status, step.branch = "manual", "chosen by hand"
+            if chosen not in self.tree.nodes:
+                step.status, step.branch = "unknown", "unknown"
+                step.error = {
+                    "kind": "error",
+                    "message": f"the choice '{chosen}' is not a node of this tree",
+                    "hint": f"choose one of: {', '.join(t for t, _ in node.successors())}",
+                }
+                chosen = None
+                self.record.reason = f"decision '{node.id}': invalid manual choice"
         else:
             try:
                 for i, branch in enumerate(node.branches, 1):

@@ -83,7 +83,7 @@ def termination(pod: dict[str, Any], container: str | None = None) -> dict[str, 
         "memory_limit": limits.get("memory"),
         "memory_limit_bytes": parse_quantity(limits.get("memory")),
         "memory_request_bytes": parse_quantity(requests.get("memory")),
-        "gpus": parse_quantity(limits.get("nvidia.com/gpu")) or 0,
+        "gpus": parse_quantity(limits.get("nvidia.com/gpu")) or 0.0,
         "args": [str(a) for a in (cspec.get("command") or []) + (cspec.get("args") or [])],
         "shm": shm,
     }

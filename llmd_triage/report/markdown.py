@@ -66,10 +66,10 @@ def _walk_section(w: dict[str, Any]) -> list[str]:
         if leaf.get("escalation"):
             out += [f"**Escalate:** {leaf['escalation']}", ""]
         if leaf.get("handover"):
-            out += [
-                f"**Continue with:** `llmd-triage run --tree {leaf['handover']} --target {t['kind']}/{t['name']}`",
-                "",
-            ]
+            kind = t["kind"] if t["kind"] != "workload" else str(t.get("resourceKind", "")).lower()
+            ns = f" -n {t['namespace']}" if t.get("namespace") else ""
+            cmd = f"llmd-triage run --tree {leaf['handover']} --target {kind}/{t['name']}{ns}"
+            out += [f"**Continue with:** `{cmd}` (on the same cluster or snapshot)", ""]
         if leaf.get("references"):
             out += [
                 "**References:** "

@@ -13,7 +13,7 @@ from typing import Any
 
 import jsonschema
 
-from llmd_triage.cluster.base import parse_target
+from llmd_triage.cluster.base import FAILURE_KINDS, parse_target
 from llmd_triage.cluster.snapshot import SnapshotCluster, SnapshotData, load_snapshot
 from llmd_triage.engine.record import Walk
 from llmd_triage.engine.walk import Recorded, walk
@@ -108,7 +108,8 @@ def _recorded(case: Case) -> dict[str, Recorded]:
     for node_id, rec in (case.data.get("results") or {}).items():
         if "error" in rec:
             err = rec["error"]
-            out[node_id] = ProbeFailure(err["kind"], err.get("message", "recorded failure"))
+            kind = err["kind"] if err["kind"] in FAILURE_KINDS else "error"
+            out[node_id] = ProbeFailure(kind, err.get("message", "recorded failure"))
         else:
             out[node_id] = ProbeResult(rec.get("data"), rec.get("summary", "recorded result"))
     return out

@@ -58,8 +58,12 @@ class Template:
     def expressions(self) -> list[Condition]:
         return [p for p in self.parts if isinstance(p, Condition)]
 
-    def render(self, context: dict[str, Any]) -> str:
-        """Render; a value that cannot be computed shows as `<unknown: expr>` instead of failing."""
+    def render(self, context: dict[str, Any], *, strict: bool = False) -> str:
+        """Render text for people: a value that cannot be computed shows as `<unknown: expr>`.
+
+        With `strict`, it raises ConditionUnknown instead: a probe parameter must never carry a
+        placeholder to the cluster.
+        """
         out: list[str] = []
         for p in self.parts:
             if isinstance(p, str):
@@ -68,6 +72,8 @@ class Template:
             try:
                 out.append(format_value(p.evaluate(context)))
             except ConditionUnknown:
+                if strict:
+                    raise
                 out.append(f"<unknown: {p.source}>")
         return "".join(out)
 
@@ -95,7 +101,7 @@ def render_value(value: Any, context: dict[str, Any]) -> Any:
         tmpl = Template.compile(value)
         if len(tmpl.parts) == 1 and isinstance(tmpl.parts[0], Condition):
             return tmpl.parts[0].evaluate(context)
-        return tmpl.render(context)
+        return tmpl.render(context, strict=True)
     if isinstance(value, list):
         return [render_value(v, context) for v in value]
     if isinstance(value, dict):

@@ -280,3 +280,18 @@ async def test_preflight_forbidden_probe_is_unknown_without_running() -> None:
     assert w.steps[1].error["kind"] == "forbidden"
     assert w.steps[1].error["hint"] == "kubectl auth can-i get pods -n ns"
     assert w.leaf is not None and w.leaf.id == "manual"
+
+
+async def test_mixed_text_param_with_unknown_value_never_reaches_the_probe() -> None:
+    Value.calls.clear()
+    tree = _tree("t.value", '{value: "pid {{ nope.x }}"}')
+    w = await walk(tree, TARGET, _cluster(), registry=REG)
+    assert Value.calls == []
+    assert w.steps[1].status == "unknown"
+    assert "a parameter of t.value could not be computed" in w.steps[1].error["message"]
+
+
+async def test_manual_choice_of_a_missing_node_is_unknown_not_a_crash() -> None:
+    w = await walk(_tree("t.value"), TARGET, _cluster(), registry=REG, choices={"decide": "nowhere"})
+    assert w.leaf is None and w.status == "unknown"
+    assert w.steps[-1].error["message"] == "the choice 'nowhere' is not a node of this tree"
