@@ -107,6 +107,12 @@ def load_snapshot(path: str | os.PathLike[str]) -> SnapshotData:
         return _load_archive(root)
     if not root.is_dir():
         raise SnapshotError(f"snapshot {root} is not a directory")
+    if not (root / "snapshot.yaml").exists() and not (root / "objects").is_dir():
+        from llmd_triage.cluster.foreign import load_foreign
+
+        foreign = load_foreign(root)
+        if foreign is not None:
+            return foreign
     data = SnapshotData(name=root.name)
     manifest_file = root / "snapshot.yaml"
     if manifest_file.exists():
