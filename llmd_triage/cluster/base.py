@@ -127,7 +127,12 @@ class Cluster(Protocol):
         previous: bool = False,
         tail_lines: int | None = None,
         limit_bytes: int | None = None,
+        since_seconds: int | None = None,
     ) -> str: ...
+
+    async def pod_proxy(self, namespace: str, pod: str, port: int, path: str = "/metrics") -> str:
+        """GET a path on a pod's port through the API server's proxy (e.g. vLLM's /metrics)."""
+        ...
 
     async def exec(
         self,

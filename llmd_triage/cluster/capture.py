@@ -83,15 +83,25 @@ class RecordingCluster:
         previous: bool = False,
         tail_lines: int | None = None,
         limit_bytes: int | None = None,
+        since_seconds: int | None = None,
     ) -> str:
         try:
-            text = await self.inner.logs(namespace, pod, container, previous, tail_lines, limit_bytes)
+            text = await self.inner.logs(namespace, pod, container, previous, tail_lines, limit_bytes, since_seconds)
         except ClusterError as exc:
             self._error("logs", exc, kind="Pod", name=pod, namespace=namespace)
             raise
         if container:
             self.data.logs[(namespace, pod, container, previous)] = redact_text(text)
         return text
+
+    async def pod_proxy(self, namespace: str, pod: str, port: int, path: str = "/metrics") -> str:
+        try:
+            body = await self.inner.pod_proxy(namespace, pod, port, path)
+        except ClusterError as exc:
+            self._error("proxy", exc, kind="Pod", name=pod, namespace=namespace)
+            raise
+        self.data.proxy[(namespace, pod, int(port), path)] = redact_text(body)
+        return body
 
     async def exec(
         self,
@@ -195,6 +205,10 @@ def write_snapshot(
             for r in recs
         ]
         (d / f"{pod}.yaml").write_text(_dump(body), encoding="utf-8")
+    for (ns, pod, port, path), body in data.proxy.items():
+        f = dest / "proxy" / ns / pod / str(port) / path.lstrip("/")
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(body, encoding="utf-8")
     if data.errors:
         (dest / "errors.yaml").write_text(_dump(data.errors), encoding="utf-8")
     if data.prometheus:

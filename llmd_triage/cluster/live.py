@@ -291,8 +291,11 @@ class LiveCluster:
         previous: bool = False,
         tail_lines: int | None = None,
         limit_bytes: int | None = None,
+        since_seconds: int | None = None,
     ) -> str:
         query: list[tuple[str, Any]] = []
+        if since_seconds is not None:
+            query.append(("sinceSeconds", since_seconds))
         if container:
             query.append(("container", container))
         if previous:
@@ -309,6 +312,14 @@ class LiveCluster:
             if status == 400 and "previous terminated container" in err.message:
                 raise ClusterError("not_found", err.message, "the container has not restarted since the pod started")
             raise err
+        return body.decode("utf-8", "replace")
+
+    async def pod_proxy(self, namespace: str, pod: str, port: int, path: str = "/metrics") -> str:
+        api_path = f"/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path}"
+        what = f"GET {path} on {namespace}/{pod}:{port}"
+        status, body = await self._call(self._request, api_path, None, self.timeout, what=what, limited=True)
+        if status >= 400:
+            raise _error_for(status, body, what, f"kubectl auth can-i get pods --subresource=proxy -n {namespace}")
         return body.decode("utf-8", "replace")
 
     async def exec(

@@ -6,6 +6,7 @@ Layout (documented in schemas/snapshot.md, validated by schemas/snapshot.schema.
     objects/*.yaml|*.json                  objects: one per document, or `kind: List` with items
     logs/<namespace>/<pod>/<container>.log            current container log
     logs/<namespace>/<pod>/<container>.previous.log   log of the previous (terminated) instance
+    proxy/<namespace>/<pod>/<port>/<path>  what GET <path> on the pod's port answered (e.g. 8000/metrics)
     exec/<namespace>/<pod>.yaml            list of {container, argv, exit_code, stdout, stderr} or {…, error}
     prometheus.yaml                        optional recorded queries: [{query, type, result} or {query, error}]
     errors.yaml                            optional injected failures: [{op, kind, name, namespace, error}]
@@ -50,6 +51,8 @@ class SnapshotData:
     logs: dict[tuple[str, str, str, bool], str] = field(default_factory=dict)
     execs: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    #: (namespace, pod, port, path) -> body answered through the API server's pod proxy
+    proxy: dict[tuple[str, str, int, str], str] = field(default_factory=dict)
     #: recorded Prometheus answers: [{query, result, ...}]; replayed by cluster.prometheus
     prometheus: list[dict[str, Any]] = field(default_factory=list)
 
@@ -82,6 +85,11 @@ class SnapshotData:
             self.logs[(ns, pod, container.removesuffix(".previous"), previous)] = str(text)
         for rec in spec.get("exec") or []:
             self.execs.append(_check_exec(rec, origin))
+        for key, body in (spec.get("proxy") or {}).items():
+            parts = key.split("/", 3)
+            if len(parts) != 4 or not parts[2].isdigit():
+                raise SnapshotError(f"{origin}: proxy key {key!r} is not NAMESPACE/POD/PORT/PATH")
+            self.proxy[(parts[0], parts[1], int(parts[2]), "/" + parts[3])] = str(body)
         self.errors.extend(_check_list(spec.get("errors"), "errors", origin))
         self.prometheus.extend(_check_list(spec.get("prometheus"), "prometheus", origin))
 
@@ -145,6 +153,16 @@ def load_snapshot(path: str | os.PathLike[str]) -> SnapshotData:
         stem = f.name.removesuffix(".log")
         previous = stem.endswith(".previous")
         data.logs[(ns, pod, stem.removesuffix(".previous"), previous)] = f.read_text(encoding="utf-8", errors="replace")
+    proxy_dir = root / "proxy"
+    for f in sorted(proxy_dir.glob("*/*/*/**/*")) if proxy_dir.is_dir() else []:
+        if not f.is_file():
+            continue
+        rel = f.relative_to(proxy_dir).parts
+        if len(rel) < 4 or not rel[2].isdigit():
+            continue
+        data.proxy[(rel[0], rel[1], int(rel[2]), "/" + "/".join(rel[3:]))] = f.read_text(
+            encoding="utf-8", errors="replace"
+        )
     exec_dir = root / "exec"
     for f in sorted(exec_dir.glob("*/*.y*ml")) if exec_dir.is_dir() else []:
         records = yaml.load(f.read_text(encoding="utf-8"), Loader=_Loader) or []
@@ -270,6 +288,7 @@ class SnapshotCluster:
         previous: bool = False,
         tail_lines: int | None = None,
         limit_bytes: int | None = None,
+        since_seconds: int | None = None,
     ) -> str:
         self.requests.append(("logs", namespace, pod, container or "", "previous" if previous else ""))
         await self._inject("logs", "Pod", pod, namespace)
@@ -290,6 +309,18 @@ class SnapshotCluster:
         if limit_bytes is not None and len(text.encode()) > limit_bytes:
             text = text.encode()[-limit_bytes:].decode("utf-8", "replace")
         return text
+
+    async def pod_proxy(self, namespace: str, pod: str, port: int, path: str = "/metrics") -> str:
+        self.requests.append(("proxy", namespace, pod, str(port), path))
+        await self._inject("proxy", "Pod", pod, namespace)
+        body = self.data.proxy.get((namespace, pod, int(port), path))
+        if body is None:
+            raise ClusterError(
+                "not_captured",
+                f"this snapshot holds no answer of {namespace}/{pod}:{port}{path}",
+                f"kubectl get --raw /api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path}",
+            )
+        return body
 
     async def exec(
         self,

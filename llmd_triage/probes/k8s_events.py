@@ -9,7 +9,15 @@ from llmd_triage.probes.base import Probe, ProbeFailure, ProbeResult, RbacNeed, 
 
 
 def _when(ev: dict[str, Any]) -> str:
-    return str(ev.get("lastTimestamp") or ev.get("eventTime") or ev.get("firstTimestamp") or "")
+    series = ev.get("series") or {}
+    return str(
+        ev.get("lastTimestamp")
+        or series.get("lastObservedTime")
+        or ev.get("eventTime")
+        or ev.get("deprecatedLastTimestamp")
+        or ev.get("firstTimestamp")
+        or ""
+    )
 
 
 class Events(Probe):
@@ -23,6 +31,7 @@ class Events(Probe):
             "name": {"type": "string"},
             "namespace": {"type": "string"},
             "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+            "api": {"enum": ["v1", "events.k8s.io/v1"], "description": "which Event API to read (default v1)"},
         },
     }
     rbac = (RbacNeed(("list",), "events"),)
@@ -31,25 +40,35 @@ class Events(Probe):
         kind = params.get("kind", target.resource_kind)
         name = params.get("name", target.name)
         namespace = target_namespace(params, target, cluster) if kind != "Node" else None
-        selector = f"involvedObject.name={name},involvedObject.kind={kind}"
+        api = params.get("api", "v1")
+        if api == "events.k8s.io/v1":
+            selector = f"regarding.name={name},regarding.kind={kind}"
+        else:
+            selector = f"involvedObject.name={name},involvedObject.kind={kind}"
         ns_flag = f"-n {namespace}" if namespace else "-A"
-        cmd = f"kubectl get events {ns_flag} --field-selector {selector}"
+        resource = "events" if api == "v1" else "events.events.k8s.io"
+        cmd = f"kubectl get {resource} {ns_flag} --field-selector {selector}"
         try:
-            raw = await cluster.list("v1", "Event", namespace, field_selector=selector)
+            raw = await cluster.list(api, "Event", namespace, field_selector=selector)
         except ClusterError as exc:
             raise ProbeFailure.from_cluster(exc, cmd) from None
-        items = [
-            {
-                "type": ev.get("type", ""),
-                "reason": ev.get("reason", ""),
-                "message": str(ev.get("message", "")),
-                "count": int(ev.get("count") or 1),
-                "last_seen": _when(ev),
-                "source": (ev.get("source") or {}).get("component", ""),
-            }
-            for ev in sorted(raw, key=_when)
-        ][-int(params.get("limit", 200)) :]
+        items = [_normalise(ev) for ev in sorted(raw, key=_when)][-int(params.get("limit", 200)) :]
         warnings = sum(1 for e in items if e["type"] == "Warning")
         evidence = [f"{e['type']} {e['reason']} (x{e['count']}): {e['message']}" for e in items[-10:]]
         summary = f"{len(items)} events, {warnings} warnings"
         return ProbeResult({"items": items, "count": len(items), "warnings": warnings}, summary, evidence, cmd)
+
+
+def _normalise(ev: dict[str, Any]) -> dict[str, Any]:
+    """core/v1 and events.k8s.io/v1 events in one shape (the latter says `note`, `regarding`, `series`)."""
+    series = ev.get("series") or {}
+    count = ev.get("count") or series.get("count") or ev.get("deprecatedCount") or 1
+    source = (ev.get("source") or {}).get("component") or ev.get("reportingController") or ""
+    return {
+        "type": ev.get("type", ""),
+        "reason": ev.get("reason", ""),
+        "message": str(ev.get("message") or ev.get("note") or ""),
+        "count": int(count),
+        "last_seen": _when(ev),
+        "source": source,
+    }

@@ -26,6 +26,7 @@ class Logs(Probe):
             "container": {"type": ["string", "null"]},
             "previous": {"type": "boolean"},
             "tail_lines": {"type": "integer", "minimum": 1},
+            "since_seconds": {"type": "integer", "minimum": 1},
             "limit_bytes": {"type": "integer", "minimum": 1024, "maximum": 268435456},
             "parser": {"type": "string", "description": "name of a log parser, e.g. vllm"},
         },
@@ -48,6 +49,7 @@ class Logs(Probe):
                 previous=previous,
                 tail_lines=params.get("tail_lines"),
                 limit_bytes=params.get("limit_bytes", DEFAULT_LIMIT),
+                since_seconds=params.get("since_seconds"),
             )
         except ClusterError as exc:
             raise ProbeFailure.from_cluster(exc, cmd) from None

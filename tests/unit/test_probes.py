@@ -116,3 +116,38 @@ async def test_preflight_lists_permissions_and_marks_forbidden() -> None:
     }
     snapshot_checks = await preflight([tree], target, SnapshotCluster(SnapshotData()))
     assert all(c.allowed is None for c in snapshot_checks)
+
+
+async def test_events_k8s_io_v1_shape_is_normalised() -> None:
+    ev = {
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": {"name": "e1", "namespace": "ns"},
+        "regarding": {"kind": "Pod", "name": "p", "namespace": "ns"},
+        "type": "Warning",
+        "reason": "Unhealthy",
+        "note": "Startup probe failed: connection refused",
+        "series": {"count": 12, "lastObservedTime": "2026-11-20T02:04:30Z"},
+        "reportingController": "kubelet",
+    }
+    c = _cluster(objects=[ev])
+    res = await REG.get("k8s.events").run({"api": "events.k8s.io/v1"}, TargetRef("pod", "p", "ns"), c)
+    assert res.data["items"] == [
+        {
+            "type": "Warning",
+            "reason": "Unhealthy",
+            "message": "Startup probe failed: connection refused",
+            "count": 12,
+            "last_seen": "2026-11-20T02:04:30Z",
+            "source": "kubelet",
+        }
+    ]
+    assert res.command == "kubectl get events.events.k8s.io -n ns --field-selector regarding.name=p,regarding.kind=Pod"
+
+
+async def test_pod_proxy_snapshot_and_not_captured() -> None:
+    c = _cluster(proxy={"ns/p/8000/metrics": "vllm:num_requests_waiting 3\n"})
+    assert await c.pod_proxy("ns", "p", 8000) == "vllm:num_requests_waiting 3\n"
+    with pytest.raises(ClusterError) as e:
+        await c.pod_proxy("ns", "p", 9090)
+    assert e.value.hint == "kubectl get --raw /api/v1/namespaces/ns/pods/p:9090/proxy/metrics"
