@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shlex
 import time
 from dataclasses import dataclass
@@ -80,6 +81,18 @@ def _error_for(status: int, body: bytes, what: str, can_i: str | None) -> Cluste
     if status >= 500:
         return ClusterError("unavailable", f"{what}: the API server failed ({status} {reason or ''} {message})")
     return ClusterError("error", f"{what}: HTTP {status}: {message}")
+
+
+def _handshake_failure(exc: Any) -> tuple[int, bytes]:
+    """The client reports a refused websocket upgrade as status 0 with the HTTP status, headers and body
+    packed into `reason` ("Handshake status 403 Forbidden -+-+- {headers} -+-+- body")."""
+    if exc.status:
+        body = exc.body if isinstance(exc.body, bytes) else str(exc.body or exc.reason).encode()
+        return int(exc.status), body
+    text = str(exc.reason or "")
+    m = re.search(r"Handshake status (\d+)", text)
+    body = text.rsplit("-+-+-", 1)[-1].strip() if "-+-+-" in text else text
+    return (int(m.group(1)) if m else 0), body.encode()
 
 
 class LiveCluster:
@@ -368,12 +381,9 @@ class LiveCluster:
         try:
             ws = stream(core.connect_get_namespaced_pod_exec, pod, namespace, **kwargs)
         except ApiException as exc:
-            raise _error_for(
-                exc.status or 0,
-                (exc.body or b"") if isinstance(exc.body, bytes) else str(exc.body or exc.reason).encode(),
-                f"exec in {namespace}/{pod}",
-                f"kubectl auth can-i create pods/exec -n {namespace}",
-            ) from None
+            status, body = _handshake_failure(exc)
+            can_i = f"kubectl auth can-i create pods/exec -n {namespace}"
+            raise _error_for(status, body, f"exec in {namespace}/{pod}", can_i) from None
         out, err = [], []
         size, truncated = 0, False
         end = time.monotonic() + timeout
