@@ -96,6 +96,13 @@ def _cluster_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", "--namespace", help="namespace of the target (default: the context's)")
     p.add_argument("--kubeconfig", help="kubeconfig file(s) (default: $KUBECONFIG, then ~/.kube/config)")
     p.add_argument("--context", help="kubeconfig context to use (default: the current one)")
+    p.add_argument(
+        "--allow-debug-pods",
+        action="store_true",
+        help="allow creating (and deleting) a privileged debug pod on a node that has no pod able to run "
+        "node-level diagnostics: a change to the cluster, off by default",
+    )
+    p.add_argument("--debug-image", default="ghcr.io/llm-d/llmd-triage-toolbox:latest", help="image of debug pods")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -226,11 +233,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _live_cluster(args: argparse.Namespace) -> Any:
     from llmd_triage.cluster.base import ClusterError
-    from llmd_triage.cluster.live import KubeContext, LiveCluster
+    from llmd_triage.cluster.live import DebugPods, KubeContext, LiveCluster
     from llmd_triage.errors import TriageError
 
+    debug = DebugPods(image=args.debug_image, namespace=args.namespace or "default") if args.allow_debug_pods else None
     try:
-        return LiveCluster(KubeContext(args.kubeconfig, args.context, args.namespace), timeout=args.probe_timeout)
+        return LiveCluster(
+            KubeContext(args.kubeconfig, args.context, args.namespace), timeout=args.probe_timeout, debug_pods=debug
+        )
     except ClusterError as exc:
         err = TriageError(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
         err.exit_code = Exit.CLUSTER

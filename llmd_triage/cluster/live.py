@@ -46,6 +46,15 @@ _BUILTIN: dict[tuple[str, str], tuple[str, bool]] = {
 
 
 @dataclass(frozen=True)
+class DebugPods:
+    """Permission, given by an explicit flag, to create short-lived privileged debug pods on nodes."""
+
+    image: str = "ghcr.io/llm-d/llmd-triage-toolbox:latest"
+    namespace: str = "default"
+    ready_timeout: float = 120.0
+
+
+@dataclass(frozen=True)
 class KubeContext:
     """What the user chose, resolved like kubectl does."""
 
@@ -105,6 +114,7 @@ class LiveCluster:
         timeout: float = DEFAULT_TIMEOUT,
         concurrency: int = DEFAULT_CONCURRENCY,
         prometheus: Any = None,
+        debug_pods: DebugPods | None = None,
     ) -> None:
         from kubernetes import client, config
 
@@ -114,6 +124,8 @@ class LiveCluster:
         self._discovery: dict[str, dict[str, tuple[str, bool]] | None] = {}
         self._cache: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
         self.prometheus = prometheus
+        #: None unless the operator allowed creating debug pods (a mutation) with a flag
+        self.debug_pods = debug_pods
         self.requests = 0
         in_cluster = (
             ctx.kubeconfig is None
@@ -435,3 +447,79 @@ class LiveCluster:
             return bool(json.loads(raw)["status"]["allowed"])
         except (ValueError, KeyError, TypeError):
             raise ClusterError("garbage", "SelfSubjectAccessReview: unreadable answer") from None
+
+    # ------------------------------------------------------------------ debug pods (opt-in mutation)
+    def _write(self, method: str, path: str, body: Any | None) -> tuple[int, bytes]:
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        m, url, hdrs, data, _ = self.api.param_serialize(
+            method=method, resource_path=path, header_params=headers, body=body, auth_settings=["BearerToken"]
+        )
+        self.requests += 1
+        resp = self.api.call_api(m, url, header_params=hdrs, body=data, _request_timeout=self.timeout)
+        return resp.status, resp.read()
+
+    async def debug_exec(self, node: str, argv: list[str], timeout: float = 20.0) -> ExecResult:
+        """Create a privileged pod on `node` (host filesystem at /host), run `chroot /host argv`, delete it.
+
+        Only when the operator allowed debug pods; the pod is deleted whatever happens, and its name and
+        labels say who made it (app.kubernetes.io/managed-by=llmd-triage) so a leftover can be found.
+        """
+        if self.debug_pods is None:
+            raise ClusterError("forbidden", "creating debug pods is not allowed", "rerun with --allow-debug-pods")
+        cfg = self.debug_pods
+        name = f"llmd-triage-debug-{node[:30].rstrip('-.')}-{os.urandom(3).hex()}"
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": name,
+                "namespace": cfg.namespace,
+                "labels": {
+                    "app.kubernetes.io/managed-by": "llmd-triage",
+                    "app.kubernetes.io/name": "llmd-triage-debug",
+                },
+            },
+            "spec": {
+                "nodeName": node,
+                "hostPID": True,
+                "restartPolicy": "Never",
+                "tolerations": [{"operator": "Exists"}],
+                "containers": [
+                    {
+                        "name": "debug",
+                        "image": cfg.image,
+                        "command": ["sleep", "900"],
+                        "securityContext": {"privileged": True},
+                        "volumeMounts": [{"name": "host", "mountPath": "/host", "readOnly": True}],
+                    }
+                ],
+                "volumes": [{"name": "host", "hostPath": {"path": "/"}}],
+            },
+        }
+        base = f"/api/v1/namespaces/{cfg.namespace}/pods"
+        status, body = await self._call(self._write, "POST", base, pod, what=f"create debug pod on {node}")
+        if status >= 400:
+            raise _error_for(
+                status, body, f"create debug pod on {node}", f"kubectl auth can-i create pods -n {cfg.namespace}"
+            )
+        try:
+            deadline = time.monotonic() + cfg.ready_timeout
+            while True:
+                obj = await self._get_json(f"{base}/{name}", None, f"read debug pod {name}")
+                phase = (obj.get("status") or {}).get("phase")
+                if phase == "Running":
+                    break
+                if phase in ("Failed", "Succeeded") or time.monotonic() > deadline:
+                    raise ClusterError(
+                        "timeout" if phase not in ("Failed", "Succeeded") else "error",
+                        f"debug pod {name} on {node} did not start (phase {phase})",
+                        f"kubectl describe pod -n {cfg.namespace} {name}",
+                    )
+                await asyncio.sleep(1.0)
+            return await self.exec(cfg.namespace, name, "debug", ["chroot", "/host", *argv], timeout)
+        finally:
+            await self._call(
+                self._write, "DELETE", f"{base}/{name}", {"gracePeriodSeconds": 0}, what=f"delete debug pod {name}"
+            )

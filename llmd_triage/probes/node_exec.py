@@ -82,7 +82,9 @@ class NodeExec(Probe):
         try:
             pod, container, source = await find_node_pod(cluster, node, params.get("pod_selector"))
         except ClusterError as exc:
-            raise ProbeFailure.from_cluster(exc) from None
+            if getattr(cluster, "debug_pods", None) is None:
+                raise ProbeFailure.from_cluster(exc) from None
+            return await self._via_debug_pod(cluster, node, argv, params)
         meta = pod.get("metadata") or {}
         ns, name = meta.get("namespace", ""), meta.get("name", "")
         cmd = f"kubectl exec -n {ns} {name}" + (f" -c {container}" if container else "") + " -- " + shlex.join(argv)
@@ -109,3 +111,24 @@ class NodeExec(Probe):
         lines = res.stdout.splitlines()
         summary = f"`{shlex.join(argv)}` on {node} (via {source} {ns}/{name}) exited {res.exit_code}"
         return ProbeResult(data, summary, lines[:15], cmd)
+
+    async def _via_debug_pod(self, cluster: Any, node: str, argv: list[str], params: dict[str, Any]) -> ProbeResult:
+        """Only reached when the operator passed --allow-debug-pods: a mutation, created and deleted here."""
+        cmd = f"kubectl debug node/{node} -it --image=IMAGE -- chroot /host {shlex.join(argv)}"
+        try:
+            res = await cluster.debug_exec(node, argv)
+        except ClusterError as exc:
+            raise ProbeFailure.from_cluster(exc, cmd) from None
+        parser = params.get("parser")
+        data = {
+            "exit_code": res.exit_code,
+            "stdout": res.stdout,
+            "stderr": res.stderr,
+            "truncated": res.truncated,
+            "parsed": safe_parse(parser, res.stdout) if parser else None,
+            "node": node,
+            "pod": None,
+            "source": "debug pod (created and deleted by llmd-triage)",
+        }
+        summary = f"`{shlex.join(argv)}` on {node} (via a debug pod) exited {res.exit_code}"
+        return ProbeResult(data, summary, res.stdout.splitlines()[:15], cmd)
