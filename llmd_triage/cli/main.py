@@ -103,6 +103,16 @@ def _cluster_args(p: argparse.ArgumentParser) -> None:
         "node-level diagnostics: a change to the cluster, off by default",
     )
     p.add_argument("--debug-image", default="ghcr.io/llm-d/llmd-triage-toolbox:latest", help="image of debug pods")
+    p.add_argument(
+        "--prometheus-url",
+        default=os.environ.get("LLMD_TRIAGE_PROMETHEUS_URL"),
+        help="Prometheus to query, e.g. http://prometheus-k8s.monitoring:9090 (default: $LLMD_TRIAGE_PROMETHEUS_URL)",
+    )
+    p.add_argument(
+        "--prometheus-token-file",
+        default=os.environ.get("LLMD_TRIAGE_PROMETHEUS_TOKEN_FILE"),
+        help="file holding a bearer token for Prometheus (read on every query; tokens rotate)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -237,9 +247,17 @@ def _live_cluster(args: argparse.Namespace) -> Any:
     from llmd_triage.errors import TriageError
 
     debug = DebugPods(image=args.debug_image, namespace=args.namespace or "default") if args.allow_debug_pods else None
+    prometheus = None
+    if args.prometheus_url:
+        from llmd_triage.cluster.prometheus import PrometheusClient
+
+        prometheus = PrometheusClient(args.prometheus_url, bearer_token_file=args.prometheus_token_file)
     try:
         return LiveCluster(
-            KubeContext(args.kubeconfig, args.context, args.namespace), timeout=args.probe_timeout, debug_pods=debug
+            KubeContext(args.kubeconfig, args.context, args.namespace),
+            timeout=args.probe_timeout,
+            debug_pods=debug,
+            prometheus=prometheus,
         )
     except ClusterError as exc:
         err = TriageError(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
