@@ -113,6 +113,8 @@ def _cluster_args(p: argparse.ArgumentParser) -> None:
         default=os.environ.get("LLMD_TRIAGE_PROMETHEUS_TOKEN_FILE"),
         help="file holding a bearer token for Prometheus (read on every query; tokens rotate)",
     )
+    p.add_argument("--prometheus-ca-file", help="CA bundle to verify Prometheus's TLS certificate")
+    p.add_argument("--prometheus-insecure", action="store_true", help="do not verify Prometheus's TLS certificate")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -244,14 +246,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _live_cluster(args: argparse.Namespace) -> Any:
     from llmd_triage.cluster.base import ClusterError
     from llmd_triage.cluster.live import DebugPods, KubeContext, LiveCluster
-    from llmd_triage.errors import TriageError
+    from llmd_triage.errors import TriageError, UsageError
 
     debug = DebugPods(image=args.debug_image, namespace=args.namespace or "default") if args.allow_debug_pods else None
     prometheus = None
     if args.prometheus_url:
         from llmd_triage.cluster.prometheus import PrometheusClient
 
-        prometheus = PrometheusClient(args.prometheus_url, bearer_token_file=args.prometheus_token_file)
+        try:
+            prometheus = PrometheusClient(
+                args.prometheus_url,
+                bearer_token_file=args.prometheus_token_file,
+                ca_file=args.prometheus_ca_file,
+                verify_tls=not args.prometheus_insecure,
+            )
+        except ValueError as exc:
+            raise UsageError(f"--prometheus-url: {exc}") from None
     try:
         return LiveCluster(
             KubeContext(args.kubeconfig, args.context, args.namespace),

@@ -39,8 +39,13 @@ class RecordingCluster:
         self.inner = inner
         self.name = inner.name
         self.default_namespace = inner.default_namespace
-        self.prometheus = getattr(inner, "prometheus", None)
         self.data = SnapshotData(name="capture", namespace=inner.default_namespace)
+        inner_prom = getattr(inner, "prometheus", None)
+        self.prometheus = None
+        if inner_prom is not None:
+            from llmd_triage.cluster.prometheus import RecordingPrometheus
+
+            self.prometheus = RecordingPrometheus(inner_prom, self.data.prometheus)
 
     def _error(self, op: str, exc: ClusterError, **where: Any) -> None:
         rule = {"op": op, **{k: v for k, v in where.items() if v}, "error": {"kind": exc.kind, "message": exc.message}}

@@ -68,7 +68,11 @@ class PrometheusClient:
         ca_file: str | os.PathLike[str] | None = None,
     ) -> None:
         parts = urllib.parse.urlsplit(url.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        try:
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:
+            port_ok = False
+        if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
             raise ValueError(f"Prometheus URL {url!r} is not http(s)://HOST[:PORT][/PREFIX]")
         self.url = url.strip().rstrip("/")
         self.bearer_token_file = os.fspath(bearer_token_file) if bearer_token_file is not None else None
@@ -77,7 +81,10 @@ class PrometheusClient:
         self.ca_file = os.fspath(ca_file) if ca_file is not None else None
         self._ssl: ssl.SSLContext | None = None
         if parts.scheme == "https":
-            self._ssl = ssl.create_default_context(cafile=self.ca_file)
+            try:
+                self._ssl = ssl.create_default_context(cafile=self.ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise ValueError(f"cannot load the CA file {self.ca_file}: {exc}") from None
             if not verify_tls:
                 self._ssl.check_hostname = False
                 self._ssl.verify_mode = ssl.CERT_NONE

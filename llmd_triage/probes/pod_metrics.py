@@ -10,6 +10,7 @@ from typing import Any
 
 from llmd_triage.cluster.base import Cluster, ClusterError, TargetRef
 from llmd_triage.parsers import safe_parse
+from llmd_triage.parsers.prometheus import format_labels
 from llmd_triage.probes.base import Probe, ProbeFailure, ProbeResult, RbacNeed, target_namespace, target_pod
 
 
@@ -43,10 +44,12 @@ class PodMetrics(Probe):
         data = safe_parse("prom_text", text)
         samples = data.get("samples") or []
         if not samples and text.strip():
-            raise ProbeFailure("garbage", f"{pod}:{port}{path} did not answer Prometheus text", cmd)
+            raise ProbeFailure(
+                "garbage", f"{pod}:{port}{path} did not answer Prometheus text", f"look at the answer by hand: {cmd}"
+            )
         first: dict[str, Any] = {}
         for s in samples:
             first.setdefault(s["name"], s["value"])
         data["value"] = first
-        evidence = [f"{s['name']}{s.get('labels') or ''} {s['value']}" for s in samples[:10]]
+        evidence = [f"{s['name']}{format_labels(s.get('labels') or {})} {s['value']}" for s in samples[:10]]
         return ProbeResult(data, f"{len(samples)} samples from {pod}:{port}{path}", evidence, cmd)

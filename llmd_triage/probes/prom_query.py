@@ -70,9 +70,14 @@ class PromQuery(Probe):
         prom = getattr(cluster, "prometheus", None)
         base = getattr(prom, "url", None) or "$PROMETHEUS_URL"
         auth = ""
+        if str(base).startswith("https:"):
+            if getattr(prom, "verify_tls", True) is False:
+                auth += " -k"
+            elif getattr(prom, "ca_file", None):
+                auth += f" --cacert {shlex.quote(str(prom.ca_file))}"
         token_file = getattr(prom, "bearer_token_file", None)
         if token_file:
-            auth = f' -H "Authorization: Bearer $(cat {shlex.quote(str(token_file))})"'
+            auth += f' -H "Authorization: Bearer $(cat {shlex.quote(str(token_file))})"'
         q = f"curl -sG{auth} --data-urlencode {shlex.quote('query=' + expr)}"
         if kind == "range":
             span = float(params.get("range", DEFAULT_RANGE))
@@ -89,10 +94,17 @@ class PromQuery(Probe):
         else:
             cmd = f"{q} {base}/api/v1/query"
         if prom is None:
+            snapshot = str(getattr(cluster, "name", "")).startswith("snapshot:")
             raise ProbeFailure(
-                "not_installed",
-                "no Prometheus is configured",
-                "pass --prometheus-url URL (and --prometheus-token-file FILE)",
+                "not_installed" if not snapshot else "not_captured",
+                "no Prometheus is configured" if not snapshot else "this snapshot recorded no Prometheus answers",
+                "pass --prometheus-url URL (and --prometheus-token-file FILE)"
+                if not snapshot
+                else f"run the query on the live cluster's Prometheus: {cmd}",
+            )
+        if kind == "range" and not callable(getattr(prom, "query_range", None)):
+            raise ProbeFailure(
+                "not_installed", "the configured metrics source answers no range queries", f"by hand: {cmd}"
             )
         try:
             if kind == "range":
