@@ -7,6 +7,8 @@ the messages PyTorch prints for a CUDA OOM.
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import re
 from typing import Any
 
@@ -38,6 +40,17 @@ _CONCURRENCY = re.compile(r"Maximum concurrency for ([\d,]+) tokens per request:
 _KV_USAGE = re.compile(r"GPU KV cache usage: ([\d.]+)%")
 _WEIGHTS = re.compile(r"Loading weights took ([\d.]+) seconds")
 _MODEL_LOAD = re.compile(r"Model loading took ([\d.]+) GiB(?: memory)? and ([\d.]+) seconds")
+_SHARDS = re.compile(
+    r"Loading safetensors checkpoint shards:\s+(\d+)% Completed \| (\d+)/(\d+) "
+    r"\[([\d:]+)<[\d:?]+,\s+([\d.?]+)(s/it|it/s)\]"
+)
+_INIT_ENGINE = re.compile(r"init engine \(profile, create kv cache, warmup model\) took ([\d.]+) seconds")
+_COMPILE = re.compile(r"torch\.compile takes ([\d.]+) s in total")
+_GRAPHS = re.compile(r"Graph capturing finished in ([\d.]+) secs?")
+_DOWNLOAD = re.compile(r"(?:Fetching (\d+) files|\.safetensors:\s+\d+%\||Downloading shards:)")
+_ALLREDUCE_OFF = re.compile(r"Custom allreduce is disabled because")
+_READY = re.compile(r"Starting vLLM API server|Application startup complete")
+_STAMP = re.compile(r"(?:INFO|WARNING|ERROR|DEBUG|CRITICAL) (\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)")
 _VERSION = re.compile(r"vLLM API server version (\S+)|Starting vLLM API server \S* ?on .*version (\S+)")
 
 MAX_EVIDENCE = 20
@@ -73,6 +86,13 @@ def parse_vllm_log(text: str) -> dict[str, Any]:
         "kv_usage_percent": {"last": None, "max": None},
         "weights_load_seconds": None,
         "model_load": None,
+        "shards": None,
+        "init_engine_seconds": None,
+        "torch_compile_seconds": None,
+        "cuda_graph_seconds": None,
+        "download": {"seen": False, "files": None, "lines": 0},
+        "custom_allreduce_disabled": False,
+        "timeline": {"first": None, "last": None, "ready": None, "startup_seconds": None, "ready_seconds": None},
         "evidence": [],
         "errors": [],
     }
@@ -82,10 +102,45 @@ def parse_vllm_log(text: str) -> dict[str, Any]:
         if len(evidence) < MAX_EVIDENCE:
             evidence.append({"line": no, "signal": signal, "text": line.strip()[:500]})
 
-    for no, line in enumerate(text.splitlines(), 1):
+    stamps: dict[str, dt.datetime | None] = {"first": None, "last": None, "ready": None}
+    # StringIO iterates lazily: a 50 MB log never becomes a list of a million strings
+    for no, raw in enumerate(io.StringIO(text), 1):
+        line = raw.rstrip("\r\n")
         out["lines"] = no
         if len(line) > 20_000:  # a binary blob or a runaway line: skip, do not regex it
             continue
+        if m := _STAMP.search(line[:80]):
+            when = _when(m)
+            if when is not None:
+                stamps["first"] = stamps["first"] or when
+                stamps["last"] = when
+                if stamps["ready"] is None and _READY.search(line):
+                    stamps["ready"] = when
+        for m in _SHARDS.finditer(line):  # tqdm may redraw several frames on one line
+            rate = None if m.group(5) == "?" else _num(m.group(5))
+            per_shard = rate if m.group(6) == "s/it" or not rate else round(1 / rate, 4)
+            out["shards"] = {
+                "percent": int(m.group(1)),
+                "done": int(m.group(2)),
+                "total": int(m.group(3)),
+                "elapsed": m.group(4),
+                "elapsed_seconds": _clock(m.group(4)),
+                "seconds_per_shard": per_shard,
+            }
+        if m := _INIT_ENGINE.search(line):
+            out["init_engine_seconds"] = _num(m.group(1))
+        if m := _COMPILE.search(line):
+            out["torch_compile_seconds"] = _num(m.group(1))
+        if m := _GRAPHS.search(line):
+            out["cuda_graph_seconds"] = _num(m.group(1))
+        if m := _DOWNLOAD.search(line):
+            out["download"]["seen"] = True
+            out["download"]["lines"] += 1
+            if m.group(1):
+                out["download"]["files"] = int(m.group(1))
+        if not out["custom_allreduce_disabled"] and _ALLREDUCE_OFF.search(line):
+            out["custom_allreduce_disabled"] = True
+            note(no, line, "custom_allreduce_disabled")
         if out["version"] is None and (m := _VERSION.search(line)):
             out["version"] = m.group(1) or m.group(2)
         if out["free_memory_low"] is None and (m := _FREE_MEM.search(line)):
@@ -151,4 +206,32 @@ def parse_vllm_log(text: str) -> dict[str, Any]:
             out["weights_load_seconds"] = _num(m.group(1))
         if out["model_load"] is None and (m := _MODEL_LOAD.search(line)):
             out["model_load"] = {"gib": _num(m.group(1)), "seconds": _num(m.group(2))}
+    tl = out["timeline"]
+    for key in ("first", "last", "ready"):
+        tl[key] = stamps[key].strftime("%m-%d %H:%M:%S") if stamps[key] else None
+    if stamps["first"] and stamps["last"]:
+        tl["startup_seconds"] = _span(stamps["first"], stamps["last"])
+    if stamps["first"] and stamps["ready"]:
+        tl["ready_seconds"] = _span(stamps["first"], stamps["ready"])
     return out
+
+
+def _clock(text: str) -> int:
+    """tqdm's elapsed "MM:SS" or "H:MM:SS" in seconds."""
+    total = 0
+    for part in text.split(":"):
+        total = total * 60 + int(part or 0)
+    return total
+
+
+def _when(m: re.Match[str]) -> dt.datetime | None:
+    """vLLM stamps carry no year; a leap year keeps 02-29 valid, and spans are what matters."""
+    try:
+        return dt.datetime(2024, int(m.group(1)), int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5)))
+    except ValueError:
+        return None
+
+
+def _span(a: dt.datetime, b: dt.datetime) -> float:
+    seconds = (b - a).total_seconds()
+    return seconds if seconds >= 0 else seconds + 366 * 86400  # the log crossed new year

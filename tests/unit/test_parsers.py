@@ -131,3 +131,47 @@ def test_parsers_never_raise_on_arbitrary_text(text: str) -> None:
     for name in parser_names():
         out = safe_parse(name, text)
         assert isinstance(out, dict) and isinstance(out.get("errors", []), list)
+
+
+def test_load_timeline_signals() -> None:
+    log = "\n".join(
+        [
+            "INFO 11-20 03:01:52 [__init__.py:216] Automatically detected platform cuda.",
+            "(Worker_TP0 pid=131) Loading safetensors checkpoint shards:   0% Completed | 0/17 [00:00<?, ?it/s]"
+            "Loading safetensors checkpoint shards:  47% Completed | 8/17 [03:10<03:35, 23.91s/it]",
+            "(Worker_TP0 pid=131) Loading safetensors checkpoint shards: 100% Completed | 17/17 [06:41<00:00, 23.58s/it]",
+            "(Worker_TP0 pid=131) INFO 11-20 03:09:01 [backends.py:215] torch.compile takes 41.3 s in total",
+            "(Worker_TP0 pid=131) INFO 11-20 03:09:40 [gpu_model_runner.py:3338] Graph capturing finished in 12 secs",
+            "(EngineCore_DP0 pid=97) INFO 11-20 03:09:58 [core.py:210] init engine (profile, create kv cache, warmup model) took 42.61 seconds",
+            "(Worker_TP0 pid=131) INFO 11-20 03:09:58 [custom_all_reduce.py:60] Custom allreduce is disabled because your platform lacks GPU P2P capability or P2P test failed.",
+            "(APIServer pid=1) INFO 11-20 03:10:02 [api_server.py:1634] Starting vLLM API server 0 on http://0.0.0.0:8000",
+        ]
+    )
+    out = parse_vllm_log(log)
+    assert out["shards"] == {
+        "percent": 100,
+        "done": 17,
+        "total": 17,
+        "elapsed": "06:41",
+        "elapsed_seconds": 401,
+        "seconds_per_shard": 23.58,
+    }
+    assert (out["torch_compile_seconds"], out["cuda_graph_seconds"], out["init_engine_seconds"]) == (41.3, 12.0, 42.61)
+    assert out["custom_allreduce_disabled"] is True
+    assert out["timeline"] == {
+        "first": "11-20 03:01:52",
+        "last": "11-20 03:10:02",
+        "ready": "11-20 03:10:02",
+        "startup_seconds": 490.0,
+        "ready_seconds": 490.0,
+    }
+    fast = parse_vllm_log("Loading safetensors checkpoint shards: 100% Completed | 1/1 [00:00<00:00,  5.10it/s]")
+    assert fast["shards"]["seconds_per_shard"] == 0.1961
+
+
+def test_fifty_megabyte_log_streams() -> None:
+    line = "(APIServer pid=1) INFO 11-20 03:09:48 [loggers.py:127] Engine 000: Running: 31 reqs, GPU KV cache usage: 41.2%\n"
+    text = line * (50 * 1024 * 1024 // len(line))
+    out = parse_vllm_log(text)
+    assert out["lines"] == text.count("\n")
+    assert len(out["evidence"]) <= 20 and out["kv_usage_percent"]["max"] == 41.2
