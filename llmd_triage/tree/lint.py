@@ -187,12 +187,12 @@ def _probes(tree: Tree, g: nx.DiGraph, ctx: LintContext) -> Iterable[Finding]:
             hint = f" (did you mean '{close[0]}'?)" if close else f"; known probes: {', '.join(sorted(names))}"
             yield _f(tree, node.id, "unknown-probe", f"no probe named '{node.probe}'{hint}", "probe")
             continue
-        static = {
-            k: v
-            for k, v in node.params.items()
-            if k not in {p.split(".")[0].split("[")[0] for p in node.param_templates}
-        }
-        for path, problem in ctx.probes.check_params(node.probe, static):
+        # a templated value's type is only known at walk time: keep the key (so `required` holds) but
+        # ignore what the schema says about its value
+        templated = {p.split(".")[0].split("[")[0] for p in node.param_templates}
+        for path, problem in ctx.probes.check_params(node.probe, node.params):
+            if path and path[0] in templated:
+                continue
             yield _f(tree, node.id, "probe-params", f"parameters of {node.probe}: {problem}", "params", *path)
 
 
