@@ -55,6 +55,25 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--probe-timeout", type=float, default=20.0, metavar="SECONDS")
     run.add_argument("--deadline", type=float, default=120.0, metavar="SECONDS", help="per walk")
 
+    sc = sub.add_parser(
+        "scan",
+        help="find llm-d pods and GPU nodes, walk every tree whose entry condition matches",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sc.add_argument("--snapshot", metavar="DIR", help="replay a snapshot instead of a live cluster")
+    sc.add_argument("--demo", action="store_true", help="use the bundled demo snapshot")
+    sc.add_argument("--tree", default="all", help="tree id, a tree file, or 'all' (default)")
+    sc.add_argument("-A", "--all-namespaces", action="store_true", help="scan every namespace")
+    sc.add_argument("-l", "--selector", help="label selector for pods, as in kubectl")
+    sc.add_argument("--trees", metavar="DIR", help="folder of tree files (default: the bundled trees)")
+    sc.add_argument("-o", "--output", choices=["markdown", "json"], default="markdown")
+    sc.add_argument("--fail-on", choices=["critical", "high", "medium", "low", "info"], default="info")
+    sc.add_argument("--probe-timeout", type=float, default=20.0, metavar="SECONDS")
+    sc.add_argument("--deadline", type=float, default=120.0, metavar="SECONDS", help="per walk")
+    sc.add_argument("--no-preflight", action="store_true", help=argparse.SUPPRESS)
+    _cluster_args(sc)
+
     lint = sub.add_parser("lint", help="check tree files: schema, graph, conditions, probes, tests")
     lint.add_argument("paths", nargs="*", help="tree files or folders (default: the bundled trees)")
     lint.add_argument("--output", choices=["text", "json"], default="text")
@@ -341,6 +360,44 @@ def cmd_capture(args: argparse.Namespace) -> int:
     return Exit.OK
 
 
+def cmd_scan(args: argparse.Namespace) -> int:
+    from llmd_triage.cluster.snapshot import SnapshotCluster
+    from llmd_triage.engine.scan import scan
+    from llmd_triage.report.json_report import render_json
+    from llmd_triage.report.markdown import render_markdown
+    from llmd_triage.resources import demo_snapshot
+    from llmd_triage.tree.model import severity_rank
+
+    snapshot = args.snapshot or (str(demo_snapshot()) if args.demo else None)
+    cluster: Any = SnapshotCluster.from_path(snapshot) if snapshot else _live_cluster(args)
+    namespace = None if args.all_namespaces else (args.namespace or cluster.default_namespace)
+    trees = _select_trees(args.tree, _trees_root(args))
+
+    def progress(w: Any) -> None:
+        leaf = f"{w.leaf.severity} {w.leaf.id}" if w.leaf else "no verdict"
+        print(f"{w.tree} {w.target['kind']}/{w.target['name']}: {leaf}", file=sys.stderr)
+
+    result = asyncio.run(
+        scan(
+            trees,
+            cluster,
+            namespace=namespace,
+            label_selector=args.selector,
+            on_walk=progress,
+            probe_timeout=args.probe_timeout,
+            deadline=args.deadline,
+        )
+    )
+    walks = sorted(result.walks, key=lambda w: (-severity_rank(w.leaf.severity) if w.leaf else 0, w.tree))
+    print(f"scanned {result.targets} target(s), walked {len(walks)} tree(s)", file=sys.stderr)
+    for note in result.skipped:
+        print(f"skipped: {note}", file=sys.stderr)
+    sys.stdout.write(render_json(walks) if args.output == "json" else render_markdown(walks))
+    bar = severity_rank(args.fail_on)
+    hit = any(w.leaf and w.leaf.is_finding and severity_rank(w.leaf.severity) >= bar for w in walks)
+    return Exit.FINDINGS if hit else Exit.OK
+
+
 def cmd_lint(args: argparse.Namespace) -> int:
     import json
 
@@ -442,6 +499,7 @@ COMMANDS = {
     "capture": cmd_capture,
     "preflight": cmd_preflight,
     "run": cmd_run,
+    "scan": cmd_scan,
     "lint": cmd_lint,
     "graph": cmd_graph,
     "test": cmd_test,

@@ -112,3 +112,25 @@ def test_report_json_validates_walk_shape(capsys: pytest.CaptureFixture[str]) ->
     }
     for step in data["walks"][0]["steps"]:
         jsonschema.validate(step, step_schema)
+
+
+def test_scan_finds_targets_by_entry_condition(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["scan", "--snapshot", str(ROOT / "trees/snapshots/oom-zoo"), "-o", "json"])
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    leaves = sorted((w["target"]["name"], w["leaf"]["id"]) for w in data["walks"])
+    assert code == 1
+    assert ("oom-plain", "raise-memory-limit") in leaves and ("cuda-oom", "cuda-oom-at-runtime") in leaves
+    assert ("kv-pressure", "kv-cache-pressure") not in leaves  # never restarted: the entry condition skips it
+    assert "scanned 14 target(s)" in captured.err  # 14 pods; the zoo has no Node objects
+    # most severe first
+    sev = [w["leaf"]["severity"] for w in data["walks"]]
+    order = ["critical", "high", "medium", "low", "info"]
+    assert sev == sorted(sev, key=order.index)
+
+
+def test_scan_namespace_and_selector_narrow_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scan", "--demo", "-l", "llm-d.ai/role=prefill", "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["walks"] == []
+    assert main(["scan", "--demo", "-n", "nowhere", "-o", "json"]) == 0
+    assert "scanned 2 target(s)" in capsys.readouterr().err  # only the two GPU nodes
