@@ -294,8 +294,12 @@ class SnapshotCluster:
         await self._inject("logs", "Pod", pod, namespace)
         if container is None:
             pod_obj = self.data.objects.get(("pod", namespace, pod))
-            containers = ((pod_obj or {}).get("spec") or {}).get("containers") or []
-            container = containers[0].get("name") if containers else None
+            names = [c.get("name") for c in ((pod_obj or {}).get("spec") or {}).get("containers") or []]
+            if len(names) > 1:  # as the API server answers
+                raise ClusterError(
+                    "error", f"a container name must be specified for pod {pod}, choose one of: {names}"
+                )
+            container = names[0] if names else None
         text = self.data.logs.get((namespace, pod, container or "", previous))
         if text is None:
             which = "previous " if previous else ""
@@ -305,9 +309,11 @@ class SnapshotCluster:
                 f"kubectl logs -n {namespace} {pod} -c {container}{' --previous' if previous else ''}",
             )
         if tail_lines is not None:
-            text = "\n".join(text.splitlines()[-tail_lines:]) + ("\n" if text.endswith("\n") else "")
+            lines = text.splitlines()[-tail_lines:] if tail_lines > 0 else []
+            text = "\n".join(lines) + ("\n" if lines and text.endswith("\n") else "")
         if limit_bytes is not None and len(text.encode()) > limit_bytes:
-            text = text.encode()[-limit_bytes:].decode("utf-8", "replace")
+            # the API server keeps the first bytes (after tailLines), not the last
+            text = text.encode()[:limit_bytes].decode("utf-8", "replace")
         return text
 
     async def pod_proxy(self, namespace: str, pod: str, port: int, path: str = "/metrics") -> str:
