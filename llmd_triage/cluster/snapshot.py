@@ -296,9 +296,7 @@ class SnapshotCluster:
             pod_obj = self.data.objects.get(("pod", namespace, pod))
             names = [c.get("name") for c in ((pod_obj or {}).get("spec") or {}).get("containers") or []]
             if len(names) > 1:  # as the API server answers
-                raise ClusterError(
-                    "error", f"a container name must be specified for pod {pod}, choose one of: {names}"
-                )
+                raise ClusterError("error", f"a container name must be specified for pod {pod}, choose one of: {names}")
             container = names[0] if names else None
         text = self.data.logs.get((namespace, pod, container or "", previous))
         if text is None:
