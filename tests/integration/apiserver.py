@@ -760,6 +760,10 @@ class FakeApiServer:
     def __init__(
         self, data: SnapshotData, *, latency: float = 0.0, token: str = "loopback-token", tls: bool = True
     ) -> None:
+        #: opt-in: accept POST/DELETE of pods (for the debug-pod path); otherwise every write is 405
+        self.allow_pod_writes = False
+        self.created_pods: list[str] = []
+        self.deleted_pods: list[str] = []
         self.data = data
         self.tls = tls
         self._ssl: ssl.SSLContext | None = None
@@ -1103,6 +1107,8 @@ class FakeApiServer:
             return await self._exec(request, info, query, entry, midstream_drop)
         if is_ssar:
             return await self._ssar(request)
+        if self.allow_pod_writes and res.kind == "Pod" and request.method in ("POST", "DELETE"):
+            return await self._pod_write(request, info)
         if request.method not in ("GET", "HEAD"):
             return status_response(
                 405, "the server does not allow this method on the requested resource", details=_details(info)
@@ -1377,9 +1383,28 @@ class FakeApiServer:
 
     # ---- exec
 
+    async def _pod_write(self, request: web.Request, info: ReqInfo) -> web.StreamResponse:
+        """Create or delete a pod (only with `allow_pod_writes`, for opt-in debug pods): a created pod is
+        Running at once; an exec record whose `pod` is "*" answers in it."""
+        if request.method == "POST" and not info.name:
+            pod = await request.json()
+            meta = pod.setdefault("metadata", {})
+            meta["namespace"] = info.namespace
+            pod["status"] = {"phase": "Running"}
+            self.data.add_object({"apiVersion": "v1", "kind": "Pod", **pod})
+            self.created_pods.append(f"{info.namespace}/{meta.get('name')}")
+            return json_response(pod, status=201)
+        if request.method == "DELETE" and info.name:
+            obj = self.data.objects.pop(("pod", info.namespace or "", info.name), None)
+            if obj is None:
+                return self._not_found(info)
+            self.deleted_pods.append(f"{info.namespace}/{info.name}")
+            return json_response(obj)
+        return status_response(405, "the server does not allow this method on the requested resource")
+
     def _exec_record(self, namespace: str, pod: str, container: str | None, argv: list[str]) -> Obj | None:
         for rec in self.data.execs:
-            if rec.get("namespace", namespace) != namespace or rec.get("pod") != pod:
+            if rec.get("namespace", namespace) != namespace or rec.get("pod") not in (pod, "*"):
                 continue
             if container and rec.get("container") and rec["container"] != container:
                 continue

@@ -232,3 +232,39 @@ async def test_exec_and_logs_concurrency_is_bounded(tmp_path: Path) -> None:
         elapsed = loop.time() - start
     assert [r.stdout for r in results] == ["ok"] * 6
     assert elapsed >= 0.85  # 6 calls of 0.3 s, two at a time: at least three rounds
+
+
+async def test_debug_pod_only_with_the_flag_and_always_deleted(tmp_path: Path) -> None:
+    from llmd_triage.cluster.live import DebugPods
+    from llmd_triage.probes.registry import default_registry
+
+    data = load_snapshot(DEMO)  # the demo has no node pods: node-level commands need a debug pod
+    data.execs.append(
+        {
+            "namespace": "default",
+            "pod": "*",
+            "argv": ["chroot", "/host", "lspci", "-vvv"],
+            "stdout": "00:00.0 Host bridge\n",
+        }
+    )
+    probe = default_registry().get("node.exec")
+    with FakeApiServer(data).start() as srv:
+        srv.allow_pod_writes = True
+        kc = srv.write_kubeconfig(tmp_path / "kc", namespace="llm-d-demo")
+        target = parse_target("node/gpu-node-a")
+        # without the flag: unknown, with the kubectl debug line, and nothing created
+        from llmd_triage.probes.base import ProbeFailure
+
+        with pytest.raises(ProbeFailure) as e:
+            await probe.run({"argv": ["lspci", "-vvv"]}, target, LiveCluster(KubeContext(str(kc))))
+        assert "kubectl debug node/gpu-node-a" in e.value.hint
+        assert srv.created_pods == [] and all(j.method == "GET" for j in srv.journal)
+        # with the flag: created on the node, used, deleted
+        c = LiveCluster(KubeContext(str(kc)), debug_pods=DebugPods(image="toolbox:test", namespace="default"))
+        res = await probe.run({"argv": ["lspci", "-vvv"]}, target, c)
+        assert res.data["stdout"] == "00:00.0 Host bridge\n"
+        assert res.data["source"].startswith("debug pod")
+        assert len(srv.created_pods) == 1 and srv.deleted_pods == srv.created_pods
+        assert srv.created_pods[0].startswith("default/llmd-triage-debug-gpu-node-a-")
+        created = next(j for j in srv.journal if j.method == "POST" and j.path.endswith("/pods"))
+        assert created.path == "/api/v1/namespaces/default/pods"
