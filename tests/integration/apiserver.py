@@ -164,7 +164,12 @@ class Resource:
 
 
 _ALL = ("all",)
-_POD_SUBS = (("log", "Pod", ("get",)), ("exec", "PodExecOptions", ("create", "get")), ("status", "Pod", ("get",)))
+_POD_SUBS = (
+    ("log", "Pod", ("get",)),
+    ("exec", "PodExecOptions", ("create", "get")),
+    ("status", "Pod", ("get",)),
+    ("proxy", "PodProxyOptions", ("get", "create")),
+)
 # (group, version, plural, kind, namespaced, shortNames, categories)
 _BUILTIN: list[tuple[str, str, str, str, bool, tuple[str, ...], tuple[str, ...]]] = [
     ("", "v1", "pods", "Pod", True, ("po",), _ALL),
@@ -421,6 +426,7 @@ class ReqInfo:
     plural: str = ""
     name: str = ""
     subresource: str = ""
+    proxy_path: str = "/"
 
     @property
     def qualified(self) -> str:
@@ -437,6 +443,12 @@ _DISCOVERY_PATHS = re.compile(r"^/(version|api|apis|healthz|livez|readyz|openapi
 
 def parse_path(path: str) -> ReqInfo:
     path = path.rstrip("/") or "/"
+    proxied = re.match(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/proxy(/.*)?$", path)
+    if proxied:  # pods/NAME[:PORT]/proxy/PATH: the rest of the path goes to the pod
+        info = ReqInfo("resource", "", "v1")
+        info.namespace, info.plural, info.name, info.subresource = proxied.group(1), "pods", proxied.group(2), "proxy"
+        info.proxy_path = proxied.group(3) or "/"
+        return info
     if _DISCOVERY_PATHS.match(path) or path == "/api/v1":
         return ReqInfo("discovery")
     parts = [p for p in path.split("/") if p]
@@ -1117,6 +1129,8 @@ class FakeApiServer:
             return status_response(
                 405, "the server does not allow this method on the requested resource", details=_details(info)
             )
+        if info.subresource == "proxy":
+            return self._proxy(info)
         if verb == "logs":
             return self._logs(info, query)
         if verb == "get":
@@ -1382,6 +1396,16 @@ class FakeApiServer:
         )
 
     # ---- exec
+
+    def _proxy(self, info: ReqInfo) -> web.StreamResponse:
+        """GET through the pod proxy: answered from the snapshot's proxy records, else 503 as when the
+        pod does not listen (the API server reports the dial error)."""
+        name, _, port = info.name.partition(":")
+        body = self.data.proxy.get((info.namespace or "", name, int(port or 80), info.proxy_path))
+        if body is None:
+            message = f"error trying to reach service: dial tcp 10.0.0.1:{port or 80}: connect: connection refused"
+            return status_response(503, message)
+        return web.Response(text=body, content_type="text/plain")
 
     async def _pod_write(self, request: web.Request, info: ReqInfo) -> web.StreamResponse:
         """Create or delete a pod (only with `allow_pod_writes`, for opt-in debug pods): a created pod is

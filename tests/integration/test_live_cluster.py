@@ -268,3 +268,97 @@ async def test_debug_pod_only_with_the_flag_and_always_deleted(tmp_path: Path) -
         assert srv.created_pods[0].startswith("default/llmd-triage-debug-gpu-node-a-")
         created = next(j for j in srv.journal if j.method == "POST" and j.path.endswith("/pods"))
         assert created.path == "/api/v1/namespaces/default/pods"
+
+
+async def test_probes_through_the_client(tmp_path: Path) -> None:
+    """The probe kinds a walk of the shipped trees does not reach in the tests above."""
+    from llmd_triage.probes.registry import default_registry
+
+    reg = default_registry()
+    data = load_snapshot(DEMO)
+    data.proxy[("llm-d-demo", DECODE, 8200, "/metrics")] = (
+        '# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting{model_name="Qwen/Qwen3-32B"} 7.0\n'
+    )
+    data.add_object(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": "nvidia-driver-daemonset-x1",
+                "namespace": "gpu-operator",
+                "labels": {"app": "nvidia-driver-daemonset"},
+            },
+            "spec": {"nodeName": "gpu-node-a", "containers": [{"name": "nvidia-driver-ctr"}]},
+            "status": {"phase": "Running"},
+        }
+    )
+    data.execs.append(
+        {
+            "namespace": "gpu-operator",
+            "pod": "nvidia-driver-daemonset-x1",
+            "argv": ["nvidia-smi", "topo", "-m"],
+            "stdout": "\tGPU0\tGPU1\nGPU0\t X \tNV18\nGPU1\tNV18\t X \n",
+        }
+    )
+    with FakeApiServer(data).start() as srv:
+        c = live(srv.write_kubeconfig(tmp_path / "kc", namespace="llm-d-demo"))
+        pod = parse_target(f"pod/{DECODE}", "llm-d-demo")
+        metrics = await reg.get("pod.metrics").run({"port": 8200}, pod, c)
+        assert metrics.data["value"]["vllm:num_requests_waiting"] == 7.0
+        pools = await reg.get("k8s.list").run(
+            {"apiVersion": "inference.networking.k8s.io/v1", "kind": "InferencePool"}, pod, c
+        )
+        assert pools.data["count"] == 1
+        lws = await reg.get("k8s.list").run(
+            {"apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet"}, pod, c
+        )
+        assert lws.data["installed"] is False
+        topo = await reg.get("node.exec").run({"argv": ["nvidia-smi", "topo", "-m"], "parser": "nvidia_topo"}, pod, c)
+        assert topo.data["node"] == "gpu-node-a" and topo.data["pod"] == "gpu-operator/nvidia-driver-daemonset-x1"
+        assert topo.data["parsed"]["all_gpu_pairs_nvlink"] is True
+        ev = await reg.get("k8s.events").run({}, pod, c)
+        assert ev.data["warnings"] == 1
+        with pytest.raises(Exception) as e:  # a port the pod does not serve
+            await reg.get("pod.metrics").run({"port": 9999}, pod, c)
+        assert "connection refused" in str(e.value)
+
+
+async def test_conflict_and_tls_failures_are_data(kubeconfig: Path, server: FakeApiServer, tmp_path: Path) -> None:
+    server.add_fault(path=f"/api/v1/namespaces/llm-d-demo/pods/{DECODE}$", status=409)
+    with pytest.raises(ClusterError) as e:
+        await live(kubeconfig).get("v1", "Pod", DECODE, "llm-d-demo")
+    assert e.value.kind == "error" and "409" in e.value.message
+    # a kubeconfig whose CA did not sign the server's certificate
+    import base64
+
+    import yaml as _yaml
+
+    key, crt = tmp_path / "k.pem", tmp_path / "c.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=not-this-cluster",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(crt),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    cfg = _yaml.safe_load(kubeconfig.read_text())
+    cfg["clusters"][0]["cluster"]["certificate-authority-data"] = base64.b64encode(crt.read_bytes()).decode()
+    bad = tmp_path / "bad-ca"
+    bad.write_text(_yaml.safe_dump(cfg))
+    with pytest.raises(ClusterError) as e:
+        await live(bad).get("v1", "Pod", DECODE, "llm-d-demo")
+    assert e.value.kind == "unavailable"
+    assert "TLS" in e.value.message or "certificate" in e.value.message.lower()
