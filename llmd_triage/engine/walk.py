@@ -217,50 +217,54 @@ class _Walker:
     async def decide(self, node: DecisionNode) -> str | None:
         step = StepRecord(node=node.id, kind="decision", title=node.title)
         start = time.perf_counter()
-        chosen: str | None = None
-        if node.id in self.choices:
-            chosen = self.choices[node.id]
-            step.status, step.branch = "manual", "chosen by hand"
-            if chosen not in self.tree.nodes:
-                step.status, step.branch = "unknown", "unknown"
-                step.error = {
-                    "kind": "error",
-                    "message": f"the choice '{chosen}' is not a node of this tree",
-                    "hint": f"choose one of: {', '.join(t for t, _ in node.successors())}",
-                }
-                chosen = None
-                self.record.reason = f"decision '{node.id}': invalid manual choice"
-        else:
-            try:
-                for i, branch in enumerate(node.branches, 1):
-                    if branch.condition.test(self.context):
-                        chosen = branch.goto
-                        step.condition = branch.condition.source
-                        step.values = branch.condition.deciding_values(self.context)
-                        step.branch = branch.label or f"branch {i}"
-                        break
-                if chosen is None:
-                    step.values = {
-                        k: v for b in node.branches for k, v in b.condition.deciding_values(self.context).items()
-                    }
-                    if node.default:
-                        chosen, step.branch = node.default, "default (no branch matched)"
-                    else:
-                        raise ConditionUnknown("no branch matched and the decision has no default")
-            except ConditionUnknown as exc:
-                failure = self._explain_unknown(exc, "could not decide")
-                step.status, step.error, step.branch = "unknown", failure.as_dict(), "unknown"
-                step.condition = branch.condition.source if node.branches else None
-                step.summary = failure.message
-                chosen = node.unknown
-                if chosen is None:
-                    self.record.reason = f"decision '{node.id}' could not be evaluated and has no unknown route"
+        chosen = self._manual(node, step) if node.id in self.choices else self._evaluate(node, step)
         step.next = chosen
         step.elapsed_ms = round((time.perf_counter() - start) * 1000, 1)
         if step.status == "ok":
             step.summary = f"{step.branch} -> {chosen}"
         await self.emit(step)
         return chosen
+
+    def _manual(self, node: DecisionNode, step: StepRecord) -> str | None:
+        """A person chose the branch (the TUI's answer to an unknown step); recorded as such."""
+        chosen = self.choices[node.id]
+        step.status, step.branch = "manual", "chosen by hand"
+        if chosen in self.tree.nodes:
+            return chosen
+        step.status, step.branch = "unknown", "unknown"
+        step.error = {
+            "kind": "error",
+            "message": f"the choice '{chosen}' is not a node of this tree",
+            "hint": f"choose one of: {', '.join(t for t, _ in node.successors())}",
+        }
+        self.record.reason = f"decision '{node.id}': invalid manual choice"
+        return None
+
+    def _evaluate(self, node: DecisionNode, step: StepRecord) -> str | None:
+        """First true branch wins; no match takes `default`; anything unevaluable takes `unknown`."""
+        current = None
+        try:
+            for i, branch in enumerate(node.branches, 1):
+                current = branch
+                if branch.condition.test(self.context):
+                    step.condition = branch.condition.source
+                    step.values = branch.condition.deciding_values(self.context)
+                    step.branch = branch.label or f"branch {i}"
+                    return branch.goto
+            current = None
+            step.values = {k: v for b in node.branches for k, v in b.condition.deciding_values(self.context).items()}
+            if node.default:
+                step.branch = "default (no branch matched)"
+                return node.default
+            raise ConditionUnknown("no branch matched and the decision has no default")
+        except ConditionUnknown as exc:
+            failure = self._explain_unknown(exc, "could not decide")
+            step.status, step.error, step.branch = "unknown", failure.as_dict(), "unknown"
+            step.condition = current.condition.source if current else None
+            step.summary = failure.message
+            if node.unknown is None:
+                self.record.reason = f"decision '{node.id}' could not be evaluated and has no unknown route"
+            return node.unknown
 
     async def finish(self, leaf: Leaf) -> None:
         ctx = self.context
