@@ -30,11 +30,12 @@ Keys (all always present):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from llmd_triage.parsers import parser
 from llmd_triage.parsers.pciaddr import normalize_pci, short_pci
+from llmd_triage.parsers.textutil import as_text, iter_lines
 
 MAX_EVENTS = 1000
 MAX_RECOVERY = 200
@@ -42,7 +43,6 @@ MAX_UUIDS = 256
 MAX_LINE = 20_000
 MAX_MESSAGE = 500
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _XID = re.compile(
     r"NVRM: Xid \((?:PCI:)?([0-9A-Fa-f]{1,8}:[0-9A-Fa-f]{1,2}:[0-9A-Fa-f]{1,2}(?:\.[0-7])?)\): (\d+),?\s*(.*)"
 )
@@ -72,33 +72,6 @@ _RECOVERY_ACTIONS = {
     "system reboot": "reboot_node",
 }
 _ORDER = ("unknown", "ignore", "restart_app", "workflow", "reset_gpu", "contact_support", "reboot_node")
-
-
-def as_text(text: Any) -> tuple[str, list[str]]:
-    """Any input -> (str, errors): bytes are decoded as UTF-8 with replacement, None reads as empty."""
-    if isinstance(text, str):
-        return text, []
-    if text is None:
-        return "", []
-    if isinstance(text, bytes | bytearray | memoryview):
-        return bytes(text).decode("utf-8", errors="replace"), []
-    return "", [f"expected text, got {type(text).__name__}"]
-
-
-def iter_lines(text: str) -> Iterator[str]:
-    """Lines of `text` one at a time (no copy of the whole text), without line ends or ANSI colours."""
-    start, end_all = 0, len(text)
-    while start < end_all:
-        end = text.find("\n", start)
-        if end == -1:
-            end = end_all
-        line = text[start:end]
-        start = end + 1
-        if line.endswith("\r"):
-            line = line[:-1]
-        if "\x1b" in line:
-            line = _ANSI.sub("", line)
-        yield line
 
 
 def _timestamp(line: str) -> tuple[str | float | None, str]:

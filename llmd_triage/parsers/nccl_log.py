@@ -41,7 +41,7 @@ import re
 from typing import Any
 
 from llmd_triage.parsers import parser
-from llmd_triage.parsers.kernel_xid import as_text, iter_lines
+from llmd_triage.parsers.textutil import as_text, iter_lines
 
 MAX_LINE = 20_000
 MAX_WARNINGS = 50

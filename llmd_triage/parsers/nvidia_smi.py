@@ -29,14 +29,13 @@ failed because it couldn't communicate with the NVIDIA driver" (which also sets 
 
 from __future__ import annotations
 
-import io
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from typing import Any
 
 from llmd_triage.parsers import parser
 from llmd_triage.parsers.pciaddr import normalize_pci, nvidia_smi_bus_id, short_pci
+from llmd_triage.parsers.textutil import iter_lines
 
 MAX_ERRORS = 20
 KNOWN_XML_VERSION = 13  # nvsmi_device_v10..v13 DTDs were checked
@@ -79,12 +78,6 @@ def normalise_bus_id(text: str | None) -> tuple[str | None, str | None]:
     the short form keeps a non-zero PCI domain (see parsers.pciaddr)."""
     full = normalize_pci(text)
     return nvidia_smi_bus_id(full), short_pci(full)
-
-
-def _lines(text: str) -> Iterator[str]:
-    """Lines without their ending, read lazily so a large capture is never split into one big list."""
-    for line in io.StringIO(text):
-        yield line.rstrip("\r\n")
 
 
 def _str(value: str | None) -> str | None:
@@ -331,7 +324,7 @@ def _pull_parse(document: str) -> tuple[ET.Element | None, str | None]:
 @parser("nvidia_smi_xml")
 def parse_nvidia_smi_xml(text: str) -> dict[str, Any]:
     out = _new_result()
-    for line in _lines(text):
+    for line in iter_lines(text):
         if "<" not in line:
             _scan_failure(out, line)
     if _ENTITY.search(text):
@@ -460,7 +453,7 @@ def parse_nvidia_smi_text(text: str) -> dict[str, Any]:
     current: _TextGpu | None = None
     stack: list[tuple[int, str]] = []  # (indent, section name) of the open sections
     seen_log = False
-    for line in _lines(text):
+    for line in iter_lines(text):
         if not line.strip():
             continue
         if len(line) > 10_000:
@@ -524,7 +517,7 @@ def parse_nvidia_smi_query_csv(text: str) -> dict[str, Any]:
     out: dict[str, Any] = {"gpus": [], "gpu_lost": False, "lost_bus_ids": [], "driver_unreachable": False, "errors": []}
     columns: tuple[str, ...] | None = None
     bad = 0
-    for line in _lines(text):
+    for line in iter_lines(text):
         if not line.strip() or len(line) > 10_000:
             continue
         if _scan_failure(out, line):

@@ -7,12 +7,11 @@ lines, the command echo and the legend around the matrix are skipped.
 
 from __future__ import annotations
 
-import io
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from llmd_triage.parsers import parser
+from llmd_triage.parsers.textutil import add_error, iter_lines
 
 MAX_ERRORS = 20
 
@@ -27,14 +26,8 @@ _NIC_LEGEND = re.compile(r"^\s*(NIC\d+)\s*:\s*(\S+)\s*$")
 _P2P_MODE = re.compile(r"topo\s+(?:-p2p|--p2pstatus)\s+([rwnapu]+)\b")
 
 
-def _lines(text: str) -> Iterator[str]:
-    for line in io.StringIO(text):
-        yield line.rstrip("\r\n")
-
-
 def _error(errors: list[str], message: str) -> None:
-    if len(errors) < MAX_ERRORS and message not in errors:
-        errors.append(message)
+    add_error(errors, message, MAX_ERRORS)
 
 
 def _gpu_order(name: str) -> int:
@@ -120,7 +113,7 @@ def parse_nvidia_topo(text: str) -> dict[str, Any]:
     errors: list[str] = []
     topo = _Matrix()
     nic_names: dict[str, str] = {}
-    for line in _lines(text):
+    for line in iter_lines(text):
         if len(line) > 20_000:
             continue
         if m := _NIC_LEGEND.match(line):
@@ -202,7 +195,7 @@ def parse_nvidia_topo_p2p(text: str) -> dict[str, Any]:
     errors: list[str] = []
     mode: str | None = None
     topo = _Matrix()
-    for line in _lines(text):
+    for line in iter_lines(text):
         if len(line) > 20_000:
             continue
         if not topo.found and (m := _P2P_MODE.search(line)):
@@ -250,7 +243,7 @@ def parse_nvlink_status(text: str) -> dict[str, Any]:
     errors: list[str] = []
     gpus: list[dict[str, Any]] = []
     current: dict[str, Any] | None = None
-    for line in _lines(text):
+    for line in iter_lines(text):
         if not line.strip() or len(line) > 20_000:
             continue
         if m := _NVLINK_GPU.match(line):

@@ -8,13 +8,12 @@ their link speed to save power, so a downgraded GPU link only matters under load
 
 from __future__ import annotations
 
-import io
 import re
 import shlex
-from collections.abc import Iterator
 from typing import Any
 
 from llmd_triage.parsers import parser
+from llmd_triage.parsers.textutil import add_error, iter_lines
 
 MAX_ERRORS = 20
 
@@ -27,14 +26,8 @@ _NUMA = re.compile(r"^\s*NUMA node:\s*(-?\d+)")
 _FIELD = re.compile(r"^\s*(ACSCap|ACSCtl|LnkCap|LnkSta):\s*(.*)$")
 
 
-def _lines(text: str) -> Iterator[str]:
-    for line in io.StringIO(text):
-        yield line.rstrip("\r\n")
-
-
 def _error(errors: list[str], message: str) -> None:
-    if len(errors) < MAX_ERRORS and message not in errors:
-        errors.append(message)
+    add_error(errors, message, MAX_ERRORS)
 
 
 def _flags(text: str) -> dict[str, bool]:
@@ -96,7 +89,7 @@ def parse_lspci_vvv(text: str) -> dict[str, Any]:
     dev: dict[str, Any] | None = None
     unreadable = 0
     denied = False
-    for line in _lines(text):
+    for line in iter_lines(text):
         if not line.strip():
             continue
         if len(line) > 10_000:

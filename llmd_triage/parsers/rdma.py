@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from llmd_triage.parsers import parser
-from llmd_triage.parsers.kernel_xid import as_text, iter_lines
+from llmd_triage.parsers.textutil import as_text, iter_lines
 
 MAX_DEVICES = 256
 MAX_PORTS = 64
