@@ -53,7 +53,8 @@ class Exec(Probe):
             "parsed": None,
         }
         if parser:
-            data["parsed"] = safe_parse(parser, res.stdout)
+            # some tools report "nothing found" on stderr only (ibv_devinfo: "No IB devices found")
+            data["parsed"] = safe_parse(parser, res.stdout if res.stdout.strip() else res.stderr)
         lines = res.stdout.splitlines()
         summary = f"`{shlex.join(argv)}` exited {res.exit_code}, {len(lines)} lines"
         return ProbeResult(data, summary, lines[:15], cmd)

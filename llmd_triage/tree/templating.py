@@ -87,6 +87,8 @@ def format_value(value: Any) -> str:
         return f"{value:.6g}" if abs(value) < 1e15 else str(value)
     if isinstance(value, list):
         return ", ".join(format_value(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={format_value(v)}" for k, v in value.items())
     return str(value)
 
 
