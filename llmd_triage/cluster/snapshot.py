@@ -274,9 +274,10 @@ class SnapshotCluster:
         except ValueError as exc:
             raise ClusterError("error", str(exc)) from None
         k = kind.lower()
+        # the API server answers in key order (namespace, then name); so does a replay of a capture
         return [
             o
-            for (ok, ns, _), o in self.data.objects.items()
+            for (ok, ns, _), o in sorted(self.data.objects.items(), key=lambda kv: (kv[0][1], kv[0][2]))
             if ok == k and (namespace is None or ns == namespace) and lm(o) and fm(o)
         ]
 
