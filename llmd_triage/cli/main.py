@@ -434,6 +434,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     else:
         for f in findings:
             print(f if f.severity == "error" else f"{f} [warning]")
+        sys.stdout.flush()  # findings before the summary on a shared terminal
         print(
             f"{len(files)} tree file(s), {len(errors)} error(s), {len(findings) - len(errors)} warning(s)",
             file=sys.stderr,

@@ -57,6 +57,7 @@ def _new_device(address: str, cls: str, description: str) -> dict[str, Any]:
         "acs_cap": None,
         "acs_ctl": None,
         "acs_redirect_enabled": None,
+        "acs_request_redirect": None,
         "lnk_cap": None,
         "lnk_sta": None,
         "numa_node": None,
@@ -67,6 +68,8 @@ def _finish(dev: dict[str, Any]) -> None:
     ctl = dev["acs_ctl"]
     if ctl is not None:
         dev["acs_redirect_enabled"] = bool(ctl.get("SrcValid") or ctl.get("ReqRedir") or ctl.get("CmpltRedir"))
+        # only request/completion redirect send peer traffic up to the root complex; SrcValid validates sources
+        dev["acs_request_redirect"] = bool(ctl.get("ReqRedir") or ctl.get("CmpltRedir"))
     sta, cap = dev["lnk_sta"], dev["lnk_cap"]
     if sta is not None and cap is not None and not sta["downgraded"]:
         slower = sta["speed_gts"] is not None and cap["speed_gts"] is not None and sta["speed_gts"] < cap["speed_gts"]
@@ -138,6 +141,9 @@ def parse_lspci_vvv(text: str) -> dict[str, Any]:
         "devices": devices,
         "device_count": len(devices),
         "bridges_with_acs_redirect": [d["address"] for d in devices if d["is_bridge"] and d["acs_redirect_enabled"]],
+        "bridges_with_request_redirect": [
+            d["address"] for d in devices if d["is_bridge"] and d["acs_request_redirect"]
+        ],
         "downtrained_links": [d["address"] for d in devices if d["lnk_sta"] and d["lnk_sta"]["downgraded"]],
         "nvidia_devices": [d["address"] for d in devices if d["is_nvidia"]],
         "errors": errors,

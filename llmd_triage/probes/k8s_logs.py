@@ -62,5 +62,8 @@ class Logs(Probe):
         data["lines"] = lines
         evidence = [f"line {e['line']}: {e['text']}" for e in data.get("evidence", [])]
         signals = sorted({e["signal"] for e in data.get("evidence", [])})
-        summary = f"{which}: {lines} lines" + (f"; signals: {', '.join(signals)}" if signals else "; no signal")
+        if "evidence" not in data:  # parsers without an evidence list (nccl, ucx_nixl...) say nothing of signals
+            summary = f"{which}: {lines} lines, read by the {parser} parser"
+        else:
+            summary = f"{which}: {lines} lines" + (f"; signals: {', '.join(signals)}" if signals else "; no signal")
         return ProbeResult(data, summary, evidence, cmd)

@@ -106,6 +106,9 @@ class NodeExec(Probe):
             "parsed": safe_parse(parser, res.stdout if res.stdout.strip() else res.stderr) if parser else None,
             "node": node,
             "pod": f"{ns}/{name}",
+            "pod_namespace": ns,
+            "pod_name": name,
+            "container": container,
             "source": source,
         }
         lines = res.stdout.splitlines()
@@ -128,6 +131,9 @@ class NodeExec(Probe):
             "parsed": safe_parse(parser, res.stdout if res.stdout.strip() else res.stderr) if parser else None,
             "node": node,
             "pod": None,
+            "pod_namespace": None,
+            "pod_name": None,
+            "container": None,
             "source": "debug pod (created and deleted by llmd-triage)",
         }
         summary = f"`{shlex.join(argv)}` on {node} (via a debug pod) exited {res.exit_code}"

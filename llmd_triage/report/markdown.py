@@ -87,7 +87,7 @@ def _walk_section(w: dict[str, Any]) -> list[str]:
             continue
         out.append(f"- {mark} `{s['node']}`{title}: {s['summary']}")
         if s.get("condition"):
-            values = ", ".join(f"`{k}` = `{v!s}`" for k, v in s["values"].items())
+            values = ", ".join(f"`{k}` = `{_cell(v)}`" for k, v in s["values"].items())
             out.append(f"  - condition `{_cell(s['condition'])}`" + (f" with {values}" if values else ""))
         if s.get("error"):
             out.append(f"  - **unknown ({s['error']['kind']})**: check by hand: {s['error']['hint']}")

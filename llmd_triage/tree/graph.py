@@ -28,7 +28,7 @@ def to_digraph(tree: Tree) -> nx.DiGraph:
         for target, label in node.successors():
             if target in tree.nodes:
                 if g.has_edge(node.id, target):
-                    g.edges[node.id, target]["label"] += f", {label}"
+                    g.edges[node.id, target]["label"] += f", {_edge_label(node, label)}"
                 else:
                     g.add_edge(node.id, target, label=_edge_label(node, label))
     return g

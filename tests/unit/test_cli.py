@@ -134,3 +134,22 @@ def test_scan_namespace_and_selector_narrow_it(capsys: pytest.CaptureFixture[str
     assert json.loads(capsys.readouterr().out)["walks"] == []
     assert main(["scan", "--demo", "-n", "nowhere", "-o", "json"]) == 0
     assert "scanned 2 target(s)" in capsys.readouterr().err  # only the two GPU nodes
+
+
+def test_graph_merges_parallel_edges_with_their_labels() -> None:
+    from llmd_triage.tree.graph import to_digraph
+    from llmd_triage.tree.loader import load_tree_text
+
+    tree = load_tree_text(
+        """
+id: t
+title: T
+symptom: s
+applies_to: [pod]
+nodes:
+  - {id: d, kind: decision, branches: [{when: "true", goto: l, label: first}, {when: "false", goto: l, label: second}], unknown: l}
+  - {id: l, kind: leaf, outcome: healthy, severity: info, verdict: v, why: w}
+""",
+        "t.yaml",
+    )
+    assert to_digraph(tree).edges["d", "l"]["label"] == "first, second, unknown"

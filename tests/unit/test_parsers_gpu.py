@@ -650,6 +650,7 @@ def test_lspci_root_port_acsctl_real() -> None:
             "DirectTrans": False,
         },
         "acs_redirect_enabled": True,
+        "acs_request_redirect": False,  # SrcValid+ alone validates sources, redirects nothing
         "lnk_cap": {"speed_gts": 8.0, "width": 1},
         "lnk_sta": {"speed_gts": 5.0, "width": 1, "downgraded": True},
         "numa_node": 0,
