@@ -26,23 +26,62 @@ NODE_POD_SOURCES: tuple[tuple[str, str | None, str], ...] = (
 )
 
 
+async def find_node_pods(
+    cluster: Cluster, node: str, selector: str | None = None
+) -> list[tuple[dict[str, Any], str | None, str]]:
+    """Running pods on `node` that can run node-level commands, in the order they are tried."""
+    sources = ([(selector, None, f"configured selector {selector}")] if selector else []) + list(NODE_POD_SOURCES)
+    found: list[tuple[dict[str, Any], str | None, str]] = []
+    seen: set[str] = set()
+    for label_selector, container, what in sources:
+        pods = await cluster.list("v1", "Pod", None, label_selector, f"spec.nodeName={node}")
+        for p in pods:
+            meta = p.get("metadata") or {}
+            key = f"{meta.get('namespace')}/{meta.get('name')}"
+            if (p.get("status") or {}).get("phase") == "Running" and key not in seen:
+                seen.add(key)
+                found.append((p, container, what))
+    if not found:
+        tried = ", ".join(s[0] for s in sources)
+        raise ClusterError(
+            "not_found",
+            f"no pod on node {node} can run node-level commands (looked for: {tried})",
+            "deploy the llmd-triage toolbox DaemonSet, or run the command with `kubectl debug node/"
+            f"{node} -it --image=IMAGE -- chroot /host ...`",
+        )
+    return found
+
+
 async def find_node_pod(
     cluster: Cluster, node: str, selector: str | None = None
 ) -> tuple[dict[str, Any], str | None, str]:
-    """The first running pod on `node` that can run node-level commands: (pod, container, source)."""
-    sources = ([(selector, None, f"configured selector {selector}")] if selector else []) + list(NODE_POD_SOURCES)
-    for label_selector, container, what in sources:
-        pods = await cluster.list("v1", "Pod", None, label_selector, f"spec.nodeName={node}")
-        running = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
-        if running:
-            return running[0], container, what
-    tried = ", ".join(s[0] for s in sources)
-    raise ClusterError(
-        "not_found",
-        f"no pod on node {node} can run node-level commands (looked for: {tried})",
-        "deploy the llmd-triage toolbox DaemonSet, or run the command with `kubectl debug node/"
-        f"{node} -it --image=IMAGE -- chroot /host ...`",
-    )
+    """The first pod `find_node_pods` would try."""
+    return (await find_node_pods(cluster, node, selector))[0]
+
+
+def _evidence(parsed: Any, stdout: str) -> list[str]:
+    """The lines that matter: what the parser matched when it says, else the start of the output."""
+    if isinstance(parsed, dict):
+        if isinstance(parsed.get("evidence"), list) and parsed["evidence"]:
+            return [str(e.get("text", e)) if isinstance(e, dict) else str(e) for e in parsed["evidence"][:15]]
+        if isinstance(parsed.get("events"), list) and parsed["events"]:
+            return [
+                f"Xid {e['xid']} ({e.get('pci')}): {e.get('message')}" if isinstance(e, dict) and "xid" in e else str(e)
+                for e in parsed["events"][-15:]
+            ]
+    return stdout.splitlines()[:15]
+
+
+def _result(res: Any, parser: str | None, node: str, where: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "exit_code": res.exit_code,
+        "stdout": res.stdout,
+        "stderr": res.stderr,
+        "truncated": res.truncated,
+        "parsed": safe_parse(parser, res.stdout if res.stdout.strip() else res.stderr) if parser else None,
+        "node": node,
+        **where,
+    }
 
 
 class NodeExec(Probe):
@@ -80,40 +119,39 @@ class NodeExec(Probe):
         if not node:
             raise ProbeFailure("error", "no node to run on: the target is not a node and no node was given")
         try:
-            pod, container, source = await find_node_pod(cluster, node, params.get("pod_selector"))
+            candidates = await find_node_pods(cluster, node, params.get("pod_selector"))
         except ClusterError as exc:
             if getattr(cluster, "debug_pods", None) is None:
                 raise ProbeFailure.from_cluster(exc) from None
             return await self._via_debug_pod(cluster, node, argv, params)
-        meta = pod.get("metadata") or {}
-        ns, name = meta.get("namespace", ""), meta.get("name", "")
-        cmd = f"kubectl exec -n {ns} {name}" + (f" -c {container}" if container else "") + " -- " + shlex.join(argv)
-        try:
-            res = await cluster.exec(ns, name, container, argv, limit_bytes=params.get("limit_bytes", 1_048_576))
-        except ClusterError as exc:
-            raise ProbeFailure.from_cluster(exc, cmd) from None
-        if res.exit_code in (126, 127):
-            raise ProbeFailure(
-                "exec_failed",
-                f"`{argv[0]}` is not in the {source} {ns}/{name} on {node} (exit {res.exit_code})",
-                f"use a node pod whose image has {argv[0]} (the llmd-triage toolbox has it): {cmd}",
-            )
-        data = {
-            "exit_code": res.exit_code,
-            "stdout": res.stdout,
-            "stderr": res.stderr,
-            "truncated": res.truncated,
-            "parsed": safe_parse(parser, res.stdout if res.stdout.strip() else res.stderr) if parser else None,
-            "node": node,
-            "pod": f"{ns}/{name}",
-            "pod_namespace": ns,
-            "pod_name": name,
-            "container": container,
-            "source": source,
-        }
-        lines = res.stdout.splitlines()
-        summary = f"`{shlex.join(argv)}` on {node} (via {source} {ns}/{name}) exited {res.exit_code}"
-        return ProbeResult(data, summary, lines[:15], cmd)
+        missing: list[str] = []
+        for pod, container, source in candidates:
+            meta = pod.get("metadata") or {}
+            ns, name = meta.get("namespace", ""), meta.get("name", "")
+            c_flag = f" -c {container}" if container else ""
+            cmd = f"kubectl exec -n {ns} {name}{c_flag} -- {shlex.join(argv)}"
+            try:
+                res = await cluster.exec(ns, name, container, argv, limit_bytes=params.get("limit_bytes", 1_048_576))
+            except ClusterError as exc:
+                raise ProbeFailure.from_cluster(exc, cmd) from None
+            if res.exit_code in (126, 127):  # this image lacks the tool: try the next node pod
+                missing.append(f"{source} {ns}/{name}")
+                continue
+            where = {
+                "pod": f"{ns}/{name}",
+                "pod_namespace": ns,
+                "pod_name": name,
+                "container": container,
+                "source": source,
+            }
+            data = _result(res, parser, node, where)
+            summary = f"`{shlex.join(argv)}` on {node} (via {source} {ns}/{name}) exited {res.exit_code}"
+            return ProbeResult(data, summary, _evidence(data["parsed"], res.stdout), cmd)
+        raise ProbeFailure(
+            "exec_failed",
+            f"no node pod on {node} could run `{shlex.join(argv)}` (not found in: {', '.join(missing)})",
+            f"deploy the llmd-triage toolbox (it carries {argv[0]}), or run it from a node debug pod",
+        )
 
     async def _via_debug_pod(self, cluster: Any, node: str, argv: list[str], params: dict[str, Any]) -> ProbeResult:
         """Only reached when the operator passed --allow-debug-pods: a mutation, created and deleted here."""
@@ -122,19 +160,13 @@ class NodeExec(Probe):
             res = await cluster.debug_exec(node, argv)
         except ClusterError as exc:
             raise ProbeFailure.from_cluster(exc, cmd) from None
-        parser = params.get("parser")
-        data = {
-            "exit_code": res.exit_code,
-            "stdout": res.stdout,
-            "stderr": res.stderr,
-            "truncated": res.truncated,
-            "parsed": safe_parse(parser, res.stdout if res.stdout.strip() else res.stderr) if parser else None,
-            "node": node,
+        where = {
             "pod": None,
             "pod_namespace": None,
             "pod_name": None,
             "container": None,
             "source": "debug pod (created and deleted by llmd-triage)",
         }
+        data = _result(res, params.get("parser"), node, where)
         summary = f"`{shlex.join(argv)}` on {node} (via a debug pod) exited {res.exit_code}"
-        return ProbeResult(data, summary, res.stdout.splitlines()[:15], cmd)
+        return ProbeResult(data, summary, _evidence(data["parsed"], res.stdout), cmd)

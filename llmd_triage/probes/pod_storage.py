@@ -189,8 +189,8 @@ def tokens(command: list[Any], args: list[Any]) -> list[str]:
     return out
 
 
-def vllm_flags(argv: list[str]) -> dict[str, Any]:
-    """The loader-related flags of a `vllm serve` / api_server command line."""
+def vllm_flags(argv: list[str], args_only: bool = False) -> dict[str, Any]:
+    """The loader-related flags of a `vllm serve` / api_server command line; `args_only`: the pod sets no command."""
     flags: dict[str, Any] = {
         "model": None,
         "load_format": None,
@@ -223,6 +223,8 @@ def vllm_flags(argv: list[str]) -> dict[str, Any]:
         elif serve_at is not None and i == serve_at + 1 and not w.startswith("-") and flags["model"] is None:
             flags["model"] = w
         i += 1
+    if flags["model"] is None and args_only and argv and not argv[0].startswith("-"):
+        flags["model"] = argv[0]  # no command: the image's entrypoint is `vllm serve` (vllm/vllm-openai)
     return flags
 
 
@@ -306,7 +308,9 @@ class PodStorage(Probe):
                 continue
             volumes.append(await self._follow(cluster, ns, pod_name, vol, mount, errors))
 
-        flags = vllm_flags(tokens(cspec.get("command") or [], cspec.get("args") or []))
+        flags = vllm_flags(
+            tokens(cspec.get("command") or [], cspec.get("args") or []), args_only=not cspec.get("command")
+        )
         env = _env(cspec)
         home_assumed = "HOME" not in env
         home = env.get("HOME", "/root")  # the vLLM and llm-d images run as root

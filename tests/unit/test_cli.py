@@ -29,7 +29,19 @@ def test_run_demo_markdown(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_run_json_is_the_same_walk(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["run", "--snapshot", str(ROOT / "trees/snapshots/demo"), "--target", DECODE, "-o", "json"])
+    code = main(
+        [
+            "run",
+            "--snapshot",
+            str(ROOT / "trees/snapshots/demo"),
+            "--tree",
+            "oom-kill",
+            "--target",
+            DECODE,
+            "-o",
+            "json",
+        ]
+    )
     data = json.loads(capsys.readouterr().out)
     assert code == 1
     assert data["schema_version"] == 1
@@ -59,9 +71,9 @@ def test_fail_on_threshold_and_healthy_exit_zero(capsys: pytest.CaptureFixture[s
     "argv,message",
     [
         (["run", "--demo", "--target", "banana/x"], "target kind 'banana' is not one of"),
-        (["run", "--demo", "--tree", "nope"], "no tree with id 'nope'; known: oom-kill"),
+        (["run", "--demo", "--tree", "nope"], "no tree with id 'nope'; known: "),
         (["run", "--snapshot", "/nonexistent"], "snapshot /nonexistent is not a directory"),
-        (["run", "--demo", "--target", "node/gpu-node-a"], "no tree applies to a node target"),
+        (["run", "--demo", "--tree", "oom-kill", "--target", "node/gpu-node-a"], "no tree applies to a node target"),
         (["graph", "nope"], "no tree with id 'nope'"),
     ],
 )

@@ -151,3 +151,31 @@ async def test_pod_proxy_snapshot_and_not_captured() -> None:
     with pytest.raises(ClusterError) as e:
         await c.pod_proxy("ns", "p", 9090)
     assert e.value.hint == "kubectl get --raw /api/v1/namespaces/ns/pods/p:9090/proxy/metrics"
+
+
+async def test_node_exec_falls_back_when_a_node_pod_lacks_the_tool() -> None:
+    objects = [
+        _node_pod("toolbox", "n1", {"app.kubernetes.io/name": "llmd-triage-toolbox"}),
+        _node_pod("driver", "n1", {"app": "nvidia-driver-daemonset"}),
+    ]
+    execs = [
+        {"namespace": "gpu-operator", "pod": "toolbox", "argv": ["dmesg", "-T"], "exit_code": 127, "stdout": ""},
+        {
+            "namespace": "gpu-operator",
+            "pod": "driver",
+            "argv": ["dmesg", "-T"],
+            "stdout": "[Thu Nov 20 03:00:00 2026] boot noise\n"
+            "[Thu Nov 20 03:01:00 2026] NVRM: Xid (PCI:0000:a1:00): 79, pid=1234, GPU has fallen off the bus.\n",
+        },
+    ]
+    c = _cluster(objects=objects, exec=execs)
+    res = await REG.get("node.exec").run({"argv": ["dmesg", "-T"], "parser": "kernel_xid"}, TargetRef("node", "n1"), c)
+    assert res.data["pod"] == "gpu-operator/driver"
+    assert res.evidence == ["Xid 79 (0000:a1:00): pid=1234, GPU has fallen off the bus."]
+    execs[1]["exit_code"] = 127
+    with pytest.raises(ProbeFailure) as e:
+        await REG.get("node.exec").run(
+            {"argv": ["dmesg", "-T"]}, TargetRef("node", "n1"), _cluster(objects=objects, exec=execs)
+        )
+    assert e.value.kind == "exec_failed"
+    assert "llmd-triage toolbox gpu-operator/toolbox, GPU operator driver pod gpu-operator/driver" in e.value.message
