@@ -239,3 +239,8 @@ def test_model_first_in_args_for_the_vllm_openai_entrypoint() -> None:
     assert vllm_flags(tokens([], args), args_only=True)["model"] == "Qwen/Qwen3-8B"
     assert vllm_flags(tokens(["python3", "app.py"], args))["model"] is None
     assert vllm_flags(tokens([], ["--port", "8000"]), args_only=True)["model"] is None
+
+
+def test_cluster_scoped_reads_are_not_required_by_preflight() -> None:
+    needs = {(n.resource, n.group) for n in PROBE.needs({}, T)}
+    assert needs == {("pods", ""), ("persistentvolumeclaims", "")}
