@@ -45,7 +45,11 @@ _SHARDS = re.compile(
     r"\[([\d:]+)<[\d:?]+,\s+([\d.?]+)(s/it|it/s)\]"
 )
 _INIT_ENGINE = re.compile(r"init engine \(profile, create kv cache, warmup model\) took ([\d.]+) seconds")
-_COMPILE = re.compile(r"torch\.compile takes ([\d.]+) s in total")
+_COMPILE = re.compile(r"torch\.compile (?:takes|took) ([\d.]+) s in total")
+_DOWNLOAD_TIME = re.compile(r"Time spent downloading weights for (\S+): ([\d.]+) seconds")
+_CHECKPOINT = re.compile(
+    r"Filesystem type for checkpoints: (\S+)\. Checkpoint size: ([\d.]+) GiB\. Available RAM: ([\d.]+) GiB"
+)
 _GRAPHS = re.compile(r"Graph capturing finished in ([\d.]+) secs?")
 _DOWNLOAD = re.compile(r"(?:Fetching (\d+) files|\.safetensors:\s+\d+%\||Downloading shards:)")
 _ALLREDUCE_OFF = re.compile(r"Custom allreduce is disabled because")
@@ -90,7 +94,8 @@ def parse_vllm_log(text: str) -> dict[str, Any]:
         "init_engine_seconds": None,
         "torch_compile_seconds": None,
         "cuda_graph_seconds": None,
-        "download": {"seen": False, "files": None, "lines": 0},
+        "download": {"seen": False, "files": None, "lines": 0, "seconds": None},
+        "checkpoint": {"filesystem": None, "gib": None, "available_ram_gib": None},
         "custom_allreduce_disabled": False,
         "timeline": {"first": None, "last": None, "ready": None, "startup_seconds": None, "ready_seconds": None},
         "evidence": [],
@@ -129,8 +134,21 @@ def parse_vllm_log(text: str) -> dict[str, Any]:
             }
         if m := _INIT_ENGINE.search(line):
             out["init_engine_seconds"] = _num(m.group(1))
+            note(no, line, "init_engine")
         if m := _COMPILE.search(line):
             out["torch_compile_seconds"] = _num(m.group(1))
+            note(no, line, "torch_compile")
+        if m := _DOWNLOAD_TIME.search(line):
+            out["download"]["seen"] = True
+            out["download"]["seconds"] = _num(m.group(2))
+            note(no, line, "download_time")
+        if m := _CHECKPOINT.search(line):
+            out["checkpoint"] = {
+                "filesystem": m.group(1),
+                "gib": _num(m.group(2)),
+                "available_ram_gib": _num(m.group(3)),
+            }
+            note(no, line, "checkpoint")
         if m := _GRAPHS.search(line):
             out["cuda_graph_seconds"] = _num(m.group(1))
         if m := _DOWNLOAD.search(line):
@@ -204,6 +222,7 @@ def parse_vllm_log(text: str) -> dict[str, Any]:
             usage["max"] = value if usage["max"] is None else max(usage["max"], value)
         if out["weights_load_seconds"] is None and (m := _WEIGHTS.search(line)):
             out["weights_load_seconds"] = _num(m.group(1))
+            note(no, line, "weights_loaded")
         if out["model_load"] is None and (m := _MODEL_LOAD.search(line)):
             out["model_load"] = {"gib": _num(m.group(1)), "seconds": _num(m.group(2))}
     tl = out["timeline"]

@@ -175,3 +175,18 @@ def test_fifty_megabyte_log_streams() -> None:
     out = parse_vllm_log(text)
     assert out["lines"] == text.count("\n")
     assert len(out["evidence"]) <= 20 and out["kv_usage_percent"]["max"] == 41.2
+
+
+def test_current_vllm_load_lines() -> None:
+    log = "\n".join(
+        [
+            "(Worker pid=9) INFO 11-20 03:00:10 [weight_utils.py:422] Time spent downloading weights for Qwen/Qwen3-32B: 212.447 seconds",
+            "(Worker pid=9) INFO 11-20 03:03:50 [default_loader.py:262] Filesystem type for checkpoints: NFS4. Checkpoint size: 61.04 GiB. Available RAM: 1842.11 GiB",
+            "(Worker pid=9) INFO 11-20 03:05:31 [monitor.py:34] torch.compile took 37.21 s in total",
+        ]
+    )
+    out = parse_vllm_log(log)
+    assert out["download"] == {"seen": True, "files": None, "lines": 0, "seconds": 212.447}
+    assert out["checkpoint"] == {"filesystem": "NFS4", "gib": 61.04, "available_ram_gib": 1842.11}
+    assert out["torch_compile_seconds"] == 37.21
+    assert [e["signal"] for e in out["evidence"]] == ["download_time", "checkpoint", "torch_compile"]
