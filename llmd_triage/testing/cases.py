@@ -6,6 +6,7 @@ failure message that shows expected vs taken path with the values that decided e
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,10 +93,32 @@ def case_leaves(paths: list[Path]) -> dict[str, list[str]]:
     return out
 
 
+_SNAPSHOTS: dict[Path, SnapshotData] = {}
+
+
+def _snapshot(path: Path) -> SnapshotData:
+    """Each snapshot is read once per run; a case gets its own containers (inline data is added to them),
+    sharing the objects themselves, which walks only read."""
+    path = path.resolve()
+    if path not in _SNAPSHOTS:
+        _SNAPSHOTS[path] = load_snapshot(path)
+    base = _SNAPSHOTS[path]
+    return dataclasses.replace(
+        base,
+        manifest=dict(base.manifest),
+        objects=dict(base.objects),
+        logs=dict(base.logs),
+        execs=list(base.execs),
+        errors=list(base.errors),
+        proxy=dict(base.proxy),
+        prometheus=list(base.prometheus),
+    )
+
+
 def build_cluster(case: Case) -> SnapshotCluster:
     base = Path(case.file).resolve().parent
     d = case.data
-    data = load_snapshot(base / d["snapshot"]) if d.get("snapshot") else SnapshotData(name=f"case:{case.name}")
+    data = _snapshot(base / d["snapshot"]) if d.get("snapshot") else SnapshotData(name=f"case:{case.name}")
     inline = d.get("inline") or {}
     if inline.get("namespace"):
         data.namespace = inline["namespace"]
