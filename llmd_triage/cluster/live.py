@@ -377,7 +377,12 @@ class LiveCluster:
         from kubernetes.client.exceptions import ApiException
         from kubernetes.stream import stream
 
-        core = client.CoreV1Api(self.api)
+        # `stream()` swaps `request` on the ApiClient it is given for the length of the handshake
+        # (kubernetes-client/python#928): on the shared client, a LIST running in another thread at that moment
+        # goes out as a websocket and fails with "Handshake status 200 OK". Each exec gets its own ApiClient on
+        # the same configuration; the websocket it returns does not need the client afterwards.
+        ws_api = client.ApiClient(configuration=self.api.configuration)
+        core = client.CoreV1Api(ws_api)
         kwargs: dict[str, Any] = {
             "command": argv,
             "stderr": True,
@@ -396,6 +401,8 @@ class LiveCluster:
             status, body = _handshake_failure(exc)
             can_i = f"kubectl auth can-i create pods/exec -n {namespace}"
             raise _error_for(status, body, f"exec in {namespace}/{pod}", can_i) from None
+        finally:
+            ws_api.close()
         out, err = [], []
         size, truncated = 0, False
         end = time.monotonic() + timeout
