@@ -42,7 +42,13 @@ class TargetRef:
     name: str
     namespace: str | None = None
     api_version: str = "v1"
-    resource_kind: str = "Pod"
+    #: The API kind behind `kind`; left empty, it follows from `kind` so a `node/NAME` target can never be read
+    #: as a Pod by accident.
+    resource_kind: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.resource_kind:
+            object.__setattr__(self, "resource_kind", "Node" if self.kind == "node" else "Pod")
 
     @property
     def ref(self) -> str:

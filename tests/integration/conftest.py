@@ -21,7 +21,7 @@ from llmd_triage.cluster.snapshot import SnapshotData, load_snapshot
 from tests.integration.apiserver import FakeApiServer
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / "trees" / "snapshots" / "demo"
+DEMO = ROOT / "tests" / "fixtures" / "snapshots" / "small"  # frozen: the bundled demo grows
 DEMO_NS = "llm-d-demo"
 KUBECTL = shutil.which("kubectl")
 

@@ -142,10 +142,34 @@ def test_scan_finds_targets_by_entry_condition(capsys: pytest.CaptureFixture[str
 
 
 def test_scan_namespace_and_selector_narrow_it(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["scan", "--demo", "-l", "llm-d.ai/role=prefill", "-o", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)["walks"] == []
-    assert main(["scan", "--demo", "-n", "nowhere", "-o", "json"]) == 0
-    assert "scanned 2 target(s)" in capsys.readouterr().err  # only the two GPU nodes
+    assert main(["scan", "--demo", "-l", "llm-d.ai/role=prefill", "-o", "json"]) == 1
+    walks = json.loads(capsys.readouterr().out)["walks"]
+    pods = {w["target"]["name"] for w in walks if w["target"]["kind"] == "pod"}
+    assert pods == {"qwen3-32b-prefill-6b8c7d9f5-w9r3t"}  # the decode pod's OOM is out of the selector
+    assert main(["scan", "--demo", "-n", "nowhere", "-o", "json"]) == 1
+    captured = capsys.readouterr()
+    assert "scanned 5 target(s)" in captured.err  # only the five GPU nodes, which are cluster-scoped
+    walks = json.loads(captured.out)["walks"]
+    assert [(w["target"]["kind"], w["target"]["name"], w["leaf"]["id"]) for w in walks] == [
+        ("node", "gpu-node-c", "reboot-node")
+    ]
+    # a node target is read as a Node: the walk did not stop on "Pod gpu-node-c not found"
+    assert walks[0]["status"] == "complete" and walks[0]["target"]["resourceKind"] == "Node"
+
+
+def test_demo_scan_lists_one_finding_per_tree(capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's first command: the demo holds one fault for each of the five trees, nothing else."""
+    assert main(["scan", "--demo", "-o", "json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    findings = {(f["tree"], f["target"]["name"], f["leaf"]) for f in data["findings"]}
+    assert findings == {
+        ("oom-kill", "qwen3-32b-decode-5f7d9c8b6-7xk2p", "clear-shm"),
+        ("gpu-xid", "gpu-node-c", "reboot-node"),
+        ("rdma-link-down", "deepseek-r1-0", "port-physically-down"),
+        ("slow-model-load", "qwen3-32b-prefill-6b8c7d9f5-w9r3t", "startup-budget-too-short"),
+        ("p2p-disabled", "llama-3-3-70b-decode-84f6c9d7b5-r8vtz", "p2p-disabled-by-config"),
+    }
+    assert all(w["status"] == "complete" for w in data["walks"])
 
 
 def test_graph_merges_parallel_edges_with_their_labels() -> None:

@@ -26,7 +26,14 @@ async def test_demo_snapshot_serves_objects_logs_exec() -> None:
         "v1", "Pod", "llm-d-demo", label_selector="llm-d.ai/role in (decode),llm-d.ai/model=qwen3-32b"
     )
     assert [p["metadata"]["name"] for p in decode] == [DECODE]
-    assert len(await c.list("v1", "Pod", None, label_selector="!llm-d.ai/role")) == 1
+    unlabelled = await c.list("v1", "Pod", "llm-d-demo", label_selector="!llm-d.ai/role")
+    assert sorted(p["metadata"]["name"].split("-epp-")[0] for p in unlabelled) == [
+        "deepseek-r1",
+        "llama-3-3-70b",
+        "qwen3-32b",
+    ]  # only the endpoint pickers
+    everywhere = await c.list("v1", "Pod", None, label_selector="!llm-d.ai/role")
+    assert len(everywhere) == len(unlabelled) + 10  # plus a driver and a DCGM exporter pod on each of 5 nodes
     ev = await c.list("v1", "Event", "llm-d-demo", field_selector=f"involvedObject.name={DECODE}")
     assert {e["reason"] for e in ev} == {"Pulled", "BackOff"}
     prev = await c.logs("llm-d-demo", DECODE, "vllm", previous=True, tail_lines=1)
