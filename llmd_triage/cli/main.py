@@ -107,6 +107,28 @@ def _parser() -> argparse.ArgumentParser:
     _cluster_args(cap)
 
     sub.add_parser("probes", help="list the probe kinds with their parameters")
+
+    tui = sub.add_parser(
+        "tui", help="open the full-screen on-call app (also what `llmd-triage` alone does in a terminal)"
+    )
+    tui.add_argument("--snapshot", metavar="DIR", help="replay a snapshot instead of a live cluster")
+    tui.add_argument("--demo", action="store_true", help="use the bundled demo snapshot")
+    tui.add_argument("--target", help="KIND/NAME to open straight on (pod/NAME, node/NAME); else the start screen")
+    tui.add_argument("--tree", help="tree id to walk on --target (default: pick one)")
+    tui.add_argument("--trees", metavar="DIR", help="folder of tree files (default: the bundled trees)")
+    tui.add_argument(
+        "--grafana-url",
+        default=os.environ.get("LLMD_TRIAGE_GRAFANA_URL"),
+        help="Grafana base URL, to link fixes to the llm-d dashboards (default: $LLMD_TRIAGE_GRAFANA_URL)",
+    )
+    tui.add_argument(
+        "--audit-log",
+        metavar="FILE",
+        help="JSONL file for remediation actions (default: llmd-triage/audit.jsonl in the user state dir)",
+    )
+    tui.add_argument("--probe-timeout", type=float, default=20.0, metavar="SECONDS")
+    tui.add_argument("--deadline", type=float, default=120.0, metavar="SECONDS", help="per walk")
+    _cluster_args(tui)
     return p
 
 
@@ -137,6 +159,9 @@ def _cluster_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv in ([], ["--debug"]) and sys.stdin.isatty() and sys.stdout.isatty():
+        argv.append("tui")  # `llmd-triage` alone in a terminal opens the TUI; in a pipe or cron it prints help
     args = _parser().parse_args(argv)
     if args.command is None:
         _parser().print_help()
@@ -485,6 +510,24 @@ def cmd_test(args: argparse.Namespace) -> int:
     return Exit.FINDINGS if failed else Exit.OK
 
 
+def open_cluster(args: argparse.Namespace) -> tuple[Any, str | None]:
+    """The cluster the flags name (a snapshot, the demo, or the live one) and its default target, if any."""
+    from llmd_triage.cluster.snapshot import SnapshotCluster
+    from llmd_triage.resources import demo_snapshot
+
+    snapshot = getattr(args, "snapshot", None) or (str(demo_snapshot()) if getattr(args, "demo", False) else None)
+    if snapshot is not None:
+        cluster = SnapshotCluster.from_path(snapshot)
+        return cluster, cluster.data.manifest.get("default_target")
+    return _live_cluster(args), None
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from llmd_triage.tui.app import run_tui
+
+    return run_tui(args, open_cluster=open_cluster, load_trees=lambda: load_tree_set(_trees_root(args)))
+
+
 def cmd_probes(args: argparse.Namespace) -> int:
     from llmd_triage.probes.registry import default_registry
 
@@ -505,6 +548,7 @@ COMMANDS = {
     "graph": cmd_graph,
     "test": cmd_test,
     "probes": cmd_probes,
+    "tui": cmd_tui,
 }
 
 
