@@ -149,3 +149,22 @@ class Cluster(Protocol):
         timeout: float = 20.0,
         limit_bytes: int = 1_048_576,
     ) -> ExecResult: ...
+
+
+@runtime_checkable
+class ClusterWriter(Protocol):
+    """The few writes a confirmed remediation needs. Only a live cluster has them; a snapshot never does, so an
+    action is never offered there. `dry_run` asks the API server to check the write without persisting it."""
+
+    #: kubeconfig user the writes are made as, for the audit log
+    user: str
+
+    async def patch(
+        self, api_version: str, kind: str, name: str, namespace: str | None, patch: dict[str, Any], *, dry_run: bool
+    ) -> dict[str, Any]: ...
+
+    async def delete(
+        self, api_version: str, kind: str, name: str, namespace: str | None, *, dry_run: bool
+    ) -> dict[str, Any]: ...
+
+    async def evict(self, namespace: str, name: str, *, dry_run: bool) -> dict[str, Any]: ...

@@ -138,6 +138,7 @@ class LiveCluster:
                 config.load_incluster_config()
                 self.api = client.ApiClient()
                 self.name = "in-cluster"
+                self.user = "serviceaccount"
                 ns_file = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
                 default_ns = Path(ns_file).read_text().strip() if os.path.exists(ns_file) else "default"
             else:
@@ -145,6 +146,7 @@ class LiveCluster:
                 contexts, active = config.list_kube_config_contexts(config_file=ctx.kubeconfig)
                 chosen = next((c for c in contexts if c["name"] == ctx.context), active) if ctx.context else active
                 self.name = chosen["name"] if chosen else "unknown"
+                self.user = ((chosen or {}).get("context") or {}).get("user") or "unknown"
                 default_ns = ((chosen or {}).get("context") or {}).get("namespace") or "default"
         except config.ConfigException as exc:
             raise ClusterError(
@@ -455,13 +457,69 @@ class LiveCluster:
         except (ValueError, KeyError, TypeError):
             raise ClusterError("garbage", "SelfSubjectAccessReview: unreadable answer") from None
 
+    # ------------------------------------------------------------------ confirmed remediation (ClusterWriter)
+    async def _mutate(
+        self, method: str, path: str, body: Any | None, what: str, can_i: str, *, dry_run: bool, content_type: str
+    ) -> dict[str, Any]:
+        query = [("dryRun", "All")] if dry_run else None
+        status, raw = await self._call(self._write, method, path, body, query, content_type, what=what)
+        if status >= 400:
+            raise _error_for(status, raw, what, can_i)
+        try:
+            return json.loads(raw) if raw else {}
+        except ValueError:
+            return {}
+
+    async def patch(
+        self, api_version: str, kind: str, name: str, namespace: str | None, patch: dict[str, Any], *, dry_run: bool
+    ) -> dict[str, Any]:
+        plural, namespaced = await self.resource(api_version, kind)
+        path = self._path(api_version, plural, namespaced, namespace if namespaced else None, name)
+        can_i = f"kubectl auth can-i patch {plural}" + (f" -n {namespace}" if namespaced and namespace else "")
+        return await self._mutate(
+            "PATCH", path, patch, f"patch {kind} {name}", can_i, dry_run=dry_run,
+            content_type="application/merge-patch+json",
+        )  # fmt: skip
+
+    async def delete(
+        self, api_version: str, kind: str, name: str, namespace: str | None, *, dry_run: bool
+    ) -> dict[str, Any]:
+        plural, namespaced = await self.resource(api_version, kind)
+        path = self._path(api_version, plural, namespaced, namespace if namespaced else None, name)
+        can_i = f"kubectl auth can-i delete {plural}" + (f" -n {namespace}" if namespaced and namespace else "")
+        return await self._mutate(
+            "DELETE", path, None, f"delete {kind} {name}", can_i, dry_run=dry_run, content_type="application/json"
+        )
+
+    async def evict(self, namespace: str, name: str, *, dry_run: bool) -> dict[str, Any]:
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
+        if dry_run:
+            body["deleteOptions"] = {"dryRun": ["All"]}
+        path = f"/api/v1/namespaces/{namespace}/pods/{name}/eviction"
+        return await self._mutate(
+            "POST", path, body, f"evict pod {namespace}/{name}",
+            f"kubectl auth can-i create pods/eviction -n {namespace}", dry_run=dry_run, content_type="application/json",
+        )  # fmt: skip
+
     # ------------------------------------------------------------------ debug pods (opt-in mutation)
-    def _write(self, method: str, path: str, body: Any | None) -> tuple[int, bytes]:
+    def _write(
+        self,
+        method: str,
+        path: str,
+        body: Any | None,
+        query: list[tuple[str, Any]] | None = None,
+        content_type: str = "application/json",
+    ) -> tuple[int, bytes]:
         headers = {"Accept": "application/json"}
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         m, url, hdrs, data, _ = self.api.param_serialize(
-            method=method, resource_path=path, header_params=headers, body=body, auth_settings=["BearerToken"]
+            method=method,
+            resource_path=path,
+            query_params=query or [],
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
         )
         self.requests += 1
         resp = self.api.call_api(m, url, header_params=hdrs, body=data, _request_timeout=self.timeout)

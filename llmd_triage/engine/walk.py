@@ -25,6 +25,8 @@ DEFAULT_PROBE_TIMEOUT = 20.0
 DEFAULT_WALK_DEADLINE = 120.0
 
 StepCallback = Callable[[StepRecord], Awaitable[None] | None]
+#: called with (node id, kind, title) as a node starts, so a UI can show a probe while it runs
+StartCallback = Callable[[str, str, str | None], None]
 #: a recorded result for a probe node, used instead of running the probe (tree tests, replays)
 Recorded = ProbeResult | ProbeFailure
 
@@ -49,8 +51,14 @@ async def walk(
     probe_timeout: float = DEFAULT_PROBE_TIMEOUT,
     deadline: float = DEFAULT_WALK_DEADLINE,
     on_step: StepCallback | None = None,
+    on_start: StartCallback | None = None,
+    results: dict[str, Recorded] | None = None,
 ) -> Walk:
-    """Walk `tree` for `target`. `choices` maps a decision id to the node a person picked for it."""
+    """Walk `tree` for `target`. `choices` maps a decision id to the node a person picked for it.
+
+    `results`, when given, receives every probe's result or failure by node id: passed back as `recorded`, it
+    lets a second walk (a manual branch, a retry of one step) reuse what the first one read.
+    """
     registry = registry or default_registry()
     if target.namespace is None and target.kind != "node":
         target = TargetRef(
@@ -66,6 +74,7 @@ async def walk(
     t0 = time.perf_counter()
     walker = _Walker(tree, target, cluster, registry, recorded or {}, choices or {}, probe_timeout, record, on_step)
     walker.forbidden = dict(forbidden or {})
+    walker.on_start, walker.results = on_start, results
     try:
         async with asyncio.timeout(deadline):
             await walker.run()
@@ -96,6 +105,8 @@ class _Walker:
         self.failed: dict[str, ProbeFailure] = {}
         #: probe name -> why preflight says it may not run
         self.forbidden: dict[str, str] = {}
+        self.on_start: StartCallback | None = None
+        self.results: dict[str, Recorded] | None = None
 
     async def emit(self, step: StepRecord) -> None:
         self.record.steps.append(step)
@@ -148,11 +159,17 @@ class _Walker:
             node=node.id, kind="probe", title=node.title, probe=node.probe, bind=node.bind, next=node.next
         )
         start = time.perf_counter()
+        if self.on_start is not None:
+            self.on_start(node.id, "probe", node.title)
         try:
             result = await self._run_probe(node, step)
             self.context[node.bind] = result.data
             step.summary, step.evidence, step.command = result.summary, result.evidence, result.command
+            if self.results is not None:
+                self.results[node.id] = result
         except ProbeFailure as failure:
+            if self.results is not None:
+                self.results[node.id] = failure
             self.failed[node.bind] = failure
             self.context.pop(node.bind, None)
             step.status, step.error, step.summary = "unknown", failure.as_dict(), failure.message
@@ -266,6 +283,22 @@ class _Walker:
                 self.record.reason = f"decision '{node.id}' could not be evaluated and has no unknown route"
             return node.unknown
 
+    def _actions(self, leaf: Leaf) -> list[dict[str, Any]]:
+        """Render the leaf's actions; one whose target cannot be computed is left out, never guessed."""
+        from llmd_triage.engine.actions import make_plan
+
+        out = []
+        for a in leaf.actions:
+            try:
+                name = str(a.target.render(self.context, strict=True)).strip()
+                ns = a.namespace.render(self.context, strict=True).strip() if a.namespace else self.target.namespace
+                title = a.title.render(self.context) if a.title else None
+            except ConditionUnknown:
+                continue
+            if name:
+                out.append(make_plan(a.kind, name, ns, title).as_dict())
+        return out
+
     async def finish(self, leaf: Leaf) -> None:
         ctx = self.context
         result = LeafResult(
@@ -278,6 +311,7 @@ class _Walker:
             escalation=leaf.escalation.render(ctx) if leaf.escalation else None,
             handover=leaf.handover,
             references=[{"title": r.title, "url": r.url} for r in leaf.references],
+            actions=self._actions(leaf),
         )
         self.record.leaf = result
         self.record.status = "partial" if self.record.unknown_steps else "complete"

@@ -169,6 +169,7 @@ _POD_SUBS = (
     ("exec", "PodExecOptions", ("create", "get")),
     ("status", "Pod", ("get",)),
     ("proxy", "PodProxyOptions", ("get", "create")),
+    ("eviction", "Eviction", ("create",)),
 )
 # (group, version, plural, kind, namespaced, shortNames, categories)
 _BUILTIN: list[tuple[str, str, str, str, bool, tuple[str, ...], tuple[str, ...]]] = [
@@ -776,6 +777,10 @@ class FakeApiServer:
         self.allow_pod_writes = False
         self.created_pods: list[str] = []
         self.deleted_pods: list[str] = []
+        #: opt-in: accept the writes of confirmed remediation (patch a node, evict or delete a pod), honouring
+        #: dryRun=All; every write that changed something is listed in `remediations`
+        self.allow_remediation_writes = False
+        self.remediations: list[str] = []
         self.data = data
         self.tls = tls
         self._ssl: ssl.SSLContext | None = None
@@ -1119,6 +1124,10 @@ class FakeApiServer:
             return await self._exec(request, info, query, entry, midstream_drop)
         if is_ssar:
             return await self._ssar(request)
+        if self.allow_remediation_writes and request.method in ("PATCH", "POST", "DELETE"):
+            answer = await self._remediation_write(request, res.kind, info, query)
+            if answer is not None:
+                return answer
         if self.allow_pod_writes and res.kind == "Pod" and request.method in ("POST", "DELETE"):
             return await self._pod_write(request, info)
         if request.method not in ("GET", "HEAD"):
@@ -1406,6 +1415,40 @@ class FakeApiServer:
             message = f"error trying to reach service: dial tcp 10.0.0.1:{port or 80}: connect: connection refused"
             return status_response(503, message)
         return web.Response(text=body, content_type="text/plain")
+
+    async def _remediation_write(
+        self, request: web.Request, kind: str, info: ReqInfo, query: dict[str, list[str]]
+    ) -> web.StreamResponse | None:
+        """cordon/uncordon (merge patch of Node spec.unschedulable), eviction, pod delete; dryRun=All changes nothing."""
+        dry = "All" in query.get("dryRun", [])
+        if kind == "Node" and request.method == "PATCH" and info.name:
+            node = self.data.objects.get(("node", "", info.name))
+            if node is None:
+                return self._not_found(info)
+            patch = await request.json()
+            if not dry:
+                value = bool((patch.get("spec") or {}).get("unschedulable"))
+                node.setdefault("spec", {})["unschedulable"] = value
+                self.remediations.append(f"{'cordon' if value else 'uncordon'} node/{info.name}")
+            return json_response(node)
+        if kind == "Pod" and info.subresource == "eviction" and request.method == "POST":
+            if ("pod", info.namespace or "", info.name) not in self.data.objects:
+                return self._not_found(info)
+            body = await request.json()
+            dry = dry or "All" in ((body.get("deleteOptions") or {}).get("dryRun") or [])
+            if not dry:
+                self.data.objects.pop(("pod", info.namespace or "", info.name), None)
+                self.remediations.append(f"evict pod/{info.namespace}/{info.name}")
+            return json_response({"kind": "Status", "apiVersion": "v1", "status": "Success"}, status=201)
+        if kind == "Pod" and request.method == "DELETE" and info.name and not info.subresource:
+            obj = self.data.objects.get(("pod", info.namespace or "", info.name))
+            if obj is None:
+                return self._not_found(info)
+            if not dry:
+                self.data.objects.pop(("pod", info.namespace or "", info.name), None)
+                self.remediations.append(f"delete pod/{info.namespace}/{info.name}")
+            return json_response(obj)
+        return None
 
     async def _pod_write(self, request: web.Request, info: ReqInfo) -> web.StreamResponse:
         """Create or delete a pod (only with `allow_pod_writes`, for opt-in debug pods): a created pod is
