@@ -64,9 +64,25 @@ def decided_by(walk: Walk, step: StepRecord) -> dict[str, Any]:
 
 def highlighted_evidence(step: StepRecord, values: dict[str, Any]) -> list[tuple[str, bool]]:
     """Evidence lines, each marked when it shows a value a decision used (a number, a reason, a state)."""
-    needles = [str(v) for v in values.values() if isinstance(v, (str, int, float)) and not isinstance(v, bool)]
-    needles = [n for n in needles if len(n) >= 2]
+    needles = [n for n in _scalars(list(values.values())) if len(n) >= 2]
     return [(line, any(n in line for n in needles)) for line in step.evidence]
+
+
+def _scalars(value: Any, limit: int = 200) -> list[str]:
+    """The strings and numbers inside a value (lists and maps of parsed evidence), as text to look for."""
+    out: list[str] = []
+    stack = [value]
+    while stack and len(out) < limit:
+        v = stack.pop()
+        if isinstance(v, bool) or v is None:
+            continue
+        if isinstance(v, (str, int, float)):
+            out.append(str(v))
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+    return out
 
 
 def evidence_text(walk: Walk, step: StepRecord) -> Text:
@@ -100,7 +116,13 @@ def evidence_text(walk: Walk, step: StepRecord) -> Text:
             for k, v in step.values.items():
                 t.append(f"  {k} = ", style="bold")
                 t.append(f"{_short(v)}\n", style="reverse")
-    marks = highlighted_evidence(step, decided_by(walk, step))
+    used = decided_by(walk, step)
+    if used:
+        t.append("\nvalues of this step the walk decided on:\n", style="bold")
+        for k, v in used.items():
+            t.append(f"  {k} = ", style="bold")
+            t.append(f"{_short(v)}\n", style="reverse")
+    marks = highlighted_evidence(step, used)
     if marks:
         t.append("\nevidence (marked ▌ where a decision used the value):\n", style="bold")
         for line, hit in marks:

@@ -333,3 +333,16 @@ async def test_drain_evicts_all_but_daemonset_pods_after_a_dry_run(live_server: 
     ]  # the driver and DCGM exporter pods are DaemonSet pods: left alone
     evictions = [r for r in live_server.journal if r.path.endswith("/eviction")]
     assert len(evictions) == 4  # each one dry-run first (in the body), then for real
+
+
+def test_evidence_shows_the_values_a_decision_used_and_marks_their_lines(tmp_path: Path) -> None:
+    from llmd_triage.tui.render import evidence_text, highlighted_evidence
+
+    session = demo_session(tmp_path)
+    w = asyncio.run(session.walk(session.trees["oom-kill"], TargetRef("pod", DECODE, "llm-d-demo")))
+    listing = next(s for s in w.steps if s.node == "read-termination")
+    text = evidence_text(w, listing).plain
+    assert "values of this step the walk decided on:" in text and "term.reason = OOMKilled" in text
+    marks = highlighted_evidence(listing, {"term.reason": "OOMKilled"})
+    assert any(hit for line, hit in marks if "OOMKilled" in line)
+    assert not any(hit for line, hit in marks if "OOMKilled" not in line)

@@ -9,13 +9,28 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 HELP = """\
-Everywhere        :  command palette     ?  this help     esc  back     q  quit     ctrl+t  light/dark
-Start             s  scan the install    t or /  pick a target (fuzzy)     enter  open a finding or a tree
-Walk              enter  evidence of a step     r  retry an unknown step     b  choose a branch by hand
-                  f  the fix     e  export Markdown + JSON     n  nvtop on the node     !  shell on the node
-Fix               c  copy the selected command (OSC 52)     a  run an action (typed confirmation)
-                  e  export     n  nvtop on the node
-Probes run in the background: the screen never waits on the cluster; esc cancels a walk in flight."""
+Everywhere
+  :          command palette (scan, target, walk TREE, help, light/dark, quit)
+  ?          this help
+  esc        back (and cancel the probes of the screen you leave)
+  q          quit
+  ctrl+t     light / dark theme
+Start
+  s          scan: every tree's entry condition over llm-d pods and GPU nodes
+  t  /       pick a target (pods, nodes, llm-d resources; fuzzy filter)
+  enter      open a finding, or pick a target for a tree
+Walk
+  enter      the evidence of a step, with the values that decided it
+  r          retry an unknown step
+  b          choose the branch of an unknown decision by hand (recorded)
+  f          the fix
+  e          export the walk as Markdown and JSON
+  n  !       nvtop / a shell in the node's GPU pod (kubectl exec -it)
+Fix
+  c          copy the selected step's command (OSC 52)
+  a          run the selected action: dry run, typed confirmation, audit log
+  e  n       export, nvtop
+Probes run in the background: the screen never waits on the cluster."""
 
 
 class HelpScreen(ModalScreen[None]):
