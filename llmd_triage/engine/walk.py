@@ -114,6 +114,9 @@ class _Walker:
             res = self.on_step(step)
             if asyncio.iscoroutine(res):
                 await res
+        # A probe answered from a cache or a snapshot never suspends: without this, a long walk would hold the
+        # event loop from start to leaf, and a UI sharing it could not draw or read a key until it ended.
+        await asyncio.sleep(0)
 
     async def run(self) -> None:
         await self.load_target()

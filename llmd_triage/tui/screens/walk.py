@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -48,6 +48,9 @@ class WalkScreen(Screen[None]):
         self.choices: dict[str, str] = {}
         self.running: tuple[str, str | None, float] | None = None
         self.walking = False
+        self._shown_steps = 0
+        self._running_shown = False
+        self._dirty = False
 
     @property
     def tapp(self) -> TriageApp:
@@ -65,7 +68,7 @@ class WalkScreen(Screen[None]):
     def on_mount(self) -> None:
         self._render_all()
         self.query_one("#steps", OptionList).focus()
-        self.set_interval(0.1, self._tick)
+        self.set_interval(0.04, self._tick)
         if self.walk is None:
             self.start_walk()
 
@@ -95,29 +98,55 @@ class WalkScreen(Screen[None]):
             return
         self.results = {**(recorded or {}), **results}
         self.walk, self.walking, self.running = w, False, None
-        self.steps = list(w.steps)
-        self._render_all()
+        self._dirty = True
+        self._flush()
+        self._render_title()
+        self._render_verdict()
         if w.leaf is not None:
             self.query_one("#steps", OptionList).highlighted = len(self.steps) - 1
 
     def _on_start(self, node_id: str, kind: str, title: str | None) -> None:
         self.running = (node_id, title, time.monotonic())
-        self._render_steps()
+        self._dirty = True
 
     def _on_step(self, step: StepRecord) -> None:
+        """Only record: `_flush` draws what arrived, at most every 40 ms, so a burst of fast steps (a cache, a
+        snapshot) costs one redraw instead of one per step, and keys are read in between."""
         self.running = None
         self.steps.append(step)
-        self._render_steps()
-        self._render_outline()
+        self._dirty = True
+
+    def _flush(self) -> None:
+        if not getattr(self, "_dirty", False):
+            return
+        self._dirty = False
+        ol = self.query_one("#steps", OptionList)
+        shown = self._shown_steps
+        if self._running_shown:
+            ol.remove_option("running")
+            self._running_shown = False
+        new = self.steps[shown:]
+        if new:
+            ol.add_options([Option(step_line(st), id=f"s{shown + i}") for i, st in enumerate(new)])
+            self._shown_steps = len(self.steps)
+            for st in new:
+                self._mark_outline(st.node, st.status, st.next)
+        if self.running is not None:
+            ol.add_option(Option(self._running_text(), id="running"))
+            self._running_shown = True
+            self._mark_outline(self.running[0], "running")
+        if self.walking:
+            ol.highlighted = ol.option_count - 1
 
     def _tick(self) -> None:
-        if self.running is not None:
+        self._flush()
+        if self.running is not None and self._running_shown:
             self._render_running_row()
 
     # ------------------------------------------------------------------ rendering
     def _render_all(self) -> None:
         self._render_title()
-        self._render_outline()
+        self._build_outline()
         self._render_steps()
         self._render_verdict()
 
@@ -134,20 +163,19 @@ class WalkScreen(Screen[None]):
             t.append(f"  manual: {', '.join(f'{k}→{v}' for k, v in self.choices.items())}", style="italic")
         self.query_one("#walk-title", Static).update(t)
 
-    def _render_outline(self) -> None:
+    def _node_label(self, node_id: str, status: str | None) -> Text:
+        icon = STATUS_ICON.get(status, " ") if status else " "
+        label = Text(f"{icon} {node_kind_icon(self.ttree, node_id)} {node_id}")
+        label.stylize("bold reverse" if status == "running" else ("bold" if status else "dim"))
+        return label
+
+    def _build_outline(self) -> None:
+        """Every node once, decisions with their branches under them; later steps only relabel."""
         outline: Tree[str] = self.query_one("#outline", Tree)  # type: ignore[assignment]
         outline.clear()
-        visited = {s.node: s for s in self.steps}
-        taken = {(s.node, s.next) for s in self.steps if s.next}
-        running = self.running[0] if self.running else None
+        self._outline: dict[str, Any] = {}
+        self._branches: dict[tuple[str, str], Any] = {}
         for node_id, node in self.ttree.nodes.items():
-            step = visited.get(node_id)
-            icon = STATUS_ICON["running"] if node_id == running else (STATUS_ICON.get(step.status) if step else " ")
-            label = Text(f"{icon} {node_kind_icon(self.ttree, node_id)} {node_id}")
-            if step or node_id == running:
-                label.stylize("bold reverse" if node_id == running else "bold")
-            else:
-                label.stylize("dim")
             branches: list[tuple[str, str]] = []
             if isinstance(node, DecisionNode):
                 branches = [(b.goto, b.label or f"branch {i}") for i, b in enumerate(node.branches, 1)]
@@ -156,23 +184,35 @@ class WalkScreen(Screen[None]):
                 if node.unknown:
                     branches.append((node.unknown, "unknown"))
             if branches:
-                parent = outline.root.add(label, data=node_id, expand=step is not None)
+                parent = outline.root.add(self._node_label(node_id, None), data=node_id, expand=False)
                 for goto, blabel in branches:
-                    bl = Text(f"→ {goto}  ({blabel})")
-                    bl.stylize("bold" if (node_id, goto) in taken else "dim")
-                    parent.add_leaf(bl, data=goto)
+                    self._branches[(node_id, goto)] = parent.add_leaf(Text(f"→ {goto}  ({blabel})", style="dim"))
+                self._outline[node_id] = parent
             else:
-                outline.root.add_leaf(label, data=node_id)
+                self._outline[node_id] = outline.root.add_leaf(self._node_label(node_id, None), data=node_id)
         outline.root.expand()
+        for step in self.steps:
+            self._mark_outline(step.node, step.status, step.next)
+
+    def _mark_outline(self, node_id: str, status: str, goto: str | None = None) -> None:
+        tnode = getattr(self, "_outline", {}).get(node_id)
+        if tnode is None:
+            return
+        tnode.set_label(self._node_label(node_id, status))
+        if goto is not None and (node_id, goto) in self._branches:
+            tnode.expand()
+            branch = self._branches[(node_id, goto)]
+            branch.set_label(Text(str(branch.label), style="bold"))
 
     def _render_steps(self) -> None:
         ol = self.query_one("#steps", OptionList)
         keep = ol.highlighted
         ol.clear_options()
-        for i, s in enumerate(self.steps):
-            ol.add_option(Option(step_line(s), id=f"s{i}"))
+        ol.add_options([Option(step_line(s), id=f"s{i}") for i, s in enumerate(self.steps)])
+        self._shown_steps, self._running_shown, self._dirty = len(self.steps), False, False
         if self.running is not None:
             ol.add_option(Option(self._running_text(), id="running"))
+            self._running_shown = True
         if self.steps or self.running:
             last = len(self.steps) - (0 if self.running else 1)
             ol.highlighted = keep if (keep is not None and not self.walking) else max(0, last)
