@@ -154,6 +154,14 @@ def _cluster_args(p: argparse.ArgumentParser) -> None:
         default=os.environ.get("LLMD_TRIAGE_PROMETHEUS_TOKEN_FILE"),
         help="file holding a bearer token for Prometheus (read on every query; tokens rotate)",
     )
+    p.add_argument(
+        "--allow-exec",
+        action="append",
+        default=[],
+        metavar="'CMD [ARG...]'",
+        help="let trees exec this command prefix although it is outside the read-only allowlist (repeatable; also "
+        "LLMD_TRIAGE_ALLOW_EXEC, ';'-separated); only for trees you have read",
+    )
     p.add_argument("--prometheus-ca-file", help="CA bundle to verify Prometheus's TLS certificate")
     p.add_argument("--prometheus-insecure", action="store_true", help="do not verify Prometheus's TLS certificate")
 
@@ -167,7 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _parser().print_help()
         return Exit.OK
     from llmd_triage.errors import TriageError
+    from llmd_triage.probes.allowlist import CURRENT, ExecPolicy
 
+    policy = CURRENT.set(ExecPolicy.from_env(getattr(args, "allow_exec", None) or []))
     try:
         return int(COMMANDS[args.command](args))
     except TriageError as exc:
@@ -186,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return Exit.USAGE
+    finally:
+        CURRENT.reset(policy)
 
 
 def _trees_root(args: argparse.Namespace) -> Path:

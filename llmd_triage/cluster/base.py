@@ -20,6 +20,7 @@ FAILURE_KINDS = (
     "garbage",
     "exec_failed",
     "not_captured",
+    "refused",
     "error",
 )
 

@@ -85,6 +85,26 @@ async def walk(
     return record
 
 
+def _smuggled_argv(node: ProbeNode, params: dict[str, Any]) -> str | None:
+    """A templated argv word is data from the cluster (a path from a pod spec, a name from a log): it may not
+    turn into an option (`--output=/etc/x`) or carry a newline, whatever the command."""
+    argv = params.get("argv")
+    if not isinstance(argv, list):
+        return None
+    for path in node.param_templates:
+        if not path.startswith("argv["):
+            continue
+        try:
+            value = str(argv[int(path[5 : path.index("]")])])
+        except (ValueError, IndexError):
+            continue
+        if value.startswith("-"):
+            return f"{value!r} starts with '-'"
+        if any(ord(c) < 32 or c == "\x7f" for c in value):
+            return f"{value!r} holds control characters"
+    return None
+
+
 class _Walker:
     def __init__(
         self,
@@ -202,6 +222,13 @@ class _Walker:
         except ConditionUnknown as exc:
             raise self._explain_unknown(exc, f"a parameter of {node.probe} could not be computed") from None
         step.params = params
+        smuggled = _smuggled_argv(node, params)
+        if smuggled:
+            raise ProbeFailure(
+                "refused",
+                f"not run: a value from the cluster would change the command: {smuggled}",
+                "a templated argument must be a plain word (no leading '-', no control characters); check it by hand",
+            )
         problems = self.registry.check_params(node.probe, params)
         if problems:
             raise ProbeFailure(
