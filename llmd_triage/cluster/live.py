@@ -470,6 +470,12 @@ class LiveCluster:
         except ValueError:
             return {}
 
+    async def read_fresh(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+        plural, namespaced = await self.resource(api_version, kind)
+        ns = namespace if namespaced else None
+        path = self._path(api_version, plural, namespaced, ns, name)
+        return await self._get_json(path, None, f"get {kind} {name}", f"kubectl auth can-i get {plural}")
+
     async def patch(
         self, api_version: str, kind: str, name: str, namespace: str | None, patch: dict[str, Any], *, dry_run: bool
     ) -> dict[str, Any]:

@@ -18,6 +18,8 @@ from typing import Any
 
 from llmd_triage.cluster.base import ClusterError, ClusterWriter
 
+#: set on a node this tool cordoned; uncordon only ever undoes a cordon that carries it
+CORDON_ANNOTATION = "llmd-triage.llm-d.ai/cordoned-by"
 #: kinds whose effect reaches beyond one object: the operator must type the target's name back
 DANGEROUS = frozenset({"drain", "delete-pod"})
 NODE_KINDS = frozenset({"cordon", "uncordon", "drain"})
@@ -80,32 +82,71 @@ class ActionOutcome:
 
 
 async def apply(
-    plan: ActionPlan, writer: ClusterWriter, *, list_pods: Callable[..., Any] | None = None
+    plan: ActionPlan,
+    writer: ClusterWriter,
+    *,
+    list_pods: Callable[..., Any] | None = None,
+    get_node: Callable[[str], Any] | None = None,
+    user: str = "unknown",
 ) -> ActionOutcome:
     """Dry run, then the real write. A refused dry run stops there: nothing was changed."""
+    node: dict[str, Any] | None = None
+    if plan.kind in NODE_KINDS and get_node is not None:
+        try:
+            node = await get_node(plan.name)
+        except ClusterError as exc:
+            return ActionOutcome(False, "not run", f"refused: cannot read node {plan.name}: {exc.message}")
+    if plan.kind == "uncordon":
+        mine = ((node or {}).get("metadata") or {}).get("annotations", {}).get(CORDON_ANNOTATION)
+        if not mine:
+            return ActionOutcome(
+                False,
+                "not run",
+                f"refused: node {plan.name} was not cordoned by llmd-triage (no {CORDON_ANNOTATION} annotation); "
+                "whoever cordoned it may have a reason: uncordon it by hand if you mean to",
+            )
     try:
-        await _run(plan, writer, dry_run=True, list_pods=list_pods)
+        await _run(plan, writer, dry_run=True, list_pods=list_pods, node=node, user=user)
     except ClusterError as exc:
         return ActionOutcome(False, f"refused: {exc.message}", "not run")
     try:
-        details = await _run(plan, writer, dry_run=False, list_pods=list_pods)
+        details = await _run(plan, writer, dry_run=False, list_pods=list_pods, node=node, user=user)
     except ClusterError as exc:
         return ActionOutcome(False, "ok", f"failed: {exc.message}")
     return ActionOutcome(True, "ok", "done", details)
 
 
+def _cordon_patch(node: dict[str, Any] | None, user: str) -> dict[str, Any]:
+    """Cordon, and say so on the node, unless someone else had cordoned it already (then it stays theirs)."""
+    patch: dict[str, Any] = {"spec": {"unschedulable": True}}
+    already = bool(((node or {}).get("spec") or {}).get("unschedulable"))
+    if not already:
+        stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        patch["metadata"] = {"annotations": {CORDON_ANNOTATION: f"{user} {stamp}"}}
+    return patch
+
+
 async def _run(
-    plan: ActionPlan, writer: ClusterWriter, *, dry_run: bool, list_pods: Callable[..., Any] | None
+    plan: ActionPlan,
+    writer: ClusterWriter,
+    *,
+    dry_run: bool,
+    list_pods: Callable[..., Any] | None,
+    node: dict[str, Any] | None = None,
+    user: str = "unknown",
 ) -> list[str]:
-    if plan.kind in ("cordon", "uncordon"):
-        unschedulable = plan.kind == "cordon"
-        await writer.patch("v1", "Node", plan.name, None, {"spec": {"unschedulable": unschedulable}}, dry_run=dry_run)
-        return [f"node/{plan.name} {'cordoned' if unschedulable else 'uncordoned'}"]
+    if plan.kind == "cordon":
+        await writer.patch("v1", "Node", plan.name, None, _cordon_patch(node, user), dry_run=dry_run)
+        return [f"node/{plan.name} cordoned"]
+    if plan.kind == "uncordon":
+        patch = {"spec": {"unschedulable": False}, "metadata": {"annotations": {CORDON_ANNOTATION: None}}}
+        await writer.patch("v1", "Node", plan.name, None, patch, dry_run=dry_run)
+        return [f"node/{plan.name} uncordoned"]
     if plan.kind == "delete-pod":
         await writer.delete("v1", "Pod", plan.name, plan.namespace, dry_run=dry_run)
         return [f"pod/{plan.name} deleted"]
     if plan.kind == "drain":
-        await writer.patch("v1", "Node", plan.name, None, {"spec": {"unschedulable": True}}, dry_run=dry_run)
+        await writer.patch("v1", "Node", plan.name, None, _cordon_patch(node, user), dry_run=dry_run)
         out = [f"node/{plan.name} cordoned"]
         if list_pods is None:
             raise ClusterError("error", "draining needs the pod list of the node")

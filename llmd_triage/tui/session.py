@@ -210,11 +210,15 @@ class Session:
         async def list_pods(node: str) -> list[dict[str, Any]]:
             return await self.cluster.list("v1", "Pod", None, field_selector=f"spec.nodeName={node}")
 
-        outcome = await apply(plan, writer, list_pods=list_pods)
+        async def get_node(name: str) -> dict[str, Any]:
+            return await writer.read_fresh("v1", "Node", name)
+
+        user = getattr(writer, "user", "unknown")
+        outcome = await apply(plan, writer, list_pods=list_pods, get_node=get_node, user=user)
         audit(
             self.audit_path,
             plan=plan,
-            user=getattr(writer, "user", "unknown"),
+            user=user,
             context=self.context,
             outcome=outcome,
             walk_target=walk_target,

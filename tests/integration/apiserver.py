@@ -1429,6 +1429,12 @@ class FakeApiServer:
             if not dry:
                 value = bool((patch.get("spec") or {}).get("unschedulable"))
                 node.setdefault("spec", {})["unschedulable"] = value
+                notes = node.setdefault("metadata", {}).setdefault("annotations", {})
+                for k, v in ((patch.get("metadata") or {}).get("annotations") or {}).items():
+                    if v is None:
+                        notes.pop(k, None)  # JSON merge patch: null removes
+                    else:
+                        notes[k] = v
                 self.remediations.append(f"{'cordon' if value else 'uncordon'} node/{info.name}")
             return json_response(node)
         if kind == "Pod" and info.subresource == "eviction" and request.method == "POST":

@@ -346,3 +346,23 @@ def test_evidence_shows_the_values_a_decision_used_and_marks_their_lines(tmp_pat
     marks = highlighted_evidence(listing, {"term.reason": "OOMKilled"})
     assert any(hit for line, hit in marks if "OOMKilled" in line)
     assert not any(hit for line, hit in marks if "OOMKilled" not in line)
+
+
+async def test_uncordon_only_undoes_a_cordon_this_tool_made(live_server: FakeApiServer, tmp_path: Path) -> None:
+    from llmd_triage.engine.actions import CORDON_ANNOTATION, make_plan
+
+    app = live_app(live_server, tmp_path)
+    session = app.session
+    # someone else cordoned gpu-node-b: llmd-triage will not uncordon it
+    live_server.data.objects[("node", "", "gpu-node-b")].setdefault("spec", {})["unschedulable"] = True
+    refused = await session.run_action(make_plan("uncordon", "gpu-node-b", None, None), "node/gpu-node-b")
+    assert not refused.ok and "not cordoned by llmd-triage" in refused.result
+    assert live_server.remediations == []
+    # a cordon made here carries the annotation, so it can be undone here
+    assert (await session.run_action(make_plan("cordon", "gpu-node-a", None, None), "node/gpu-node-a")).ok
+    node = live_server.data.objects[("node", "", "gpu-node-a")]
+    assert node["metadata"]["annotations"][CORDON_ANNOTATION].startswith("loopback ")
+    assert (await session.run_action(make_plan("uncordon", "gpu-node-a", None, None), "node/gpu-node-a")).ok
+    assert CORDON_ANNOTATION not in node["metadata"]["annotations"] and node["spec"]["unschedulable"] is False
+    assert live_server.remediations == ["cordon node/gpu-node-a", "uncordon node/gpu-node-a"]
+    assert [line["result"] for line in audit_lines(tmp_path)][0].startswith("refused: node gpu-node-b")
