@@ -365,4 +365,4 @@ async def test_uncordon_only_undoes_a_cordon_this_tool_made(live_server: FakeApi
     assert (await session.run_action(make_plan("uncordon", "gpu-node-a", None, None), "node/gpu-node-a")).ok
     assert CORDON_ANNOTATION not in node["metadata"]["annotations"] and node["spec"]["unschedulable"] is False
     assert live_server.remediations == ["cordon node/gpu-node-a", "uncordon node/gpu-node-a"]
-    assert [line["result"] for line in audit_lines(tmp_path)][0].startswith("refused: node gpu-node-b")
+    assert audit_lines(tmp_path)[0]["result"].startswith("refused: node gpu-node-b")
