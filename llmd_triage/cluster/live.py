@@ -10,10 +10,12 @@ on a reset connection, and a per-run cache so each LIST happens once per scope.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import shlex
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,6 +238,8 @@ class LiveCluster:
         fut = self._cache.get(key)
         if fut is None:
             fut = asyncio.ensure_future(make())
+            # a shared fetch outlives a cancelled asker; its error is read here so none goes unretrieved
+            fut.add_done_callback(lambda f: f.cancelled() or f.exception())
             self._cache[key] = fut
         try:
             return await asyncio.shield(fut)
@@ -244,6 +248,15 @@ class LiveCluster:
             if self._cache.get(key) is fut:
                 del self._cache[key]
             raise
+
+    async def aclose(self) -> None:
+        """Cancel the shared fetches still in flight (their askers gave up: a deadline, Ctrl-C)."""
+        pending = [f for f in self._cache.values() if not f.done()]
+        for f in pending:
+            f.cancel()
+        for f in pending:
+            with contextlib.suppress(BaseException):
+                await f
 
     # ------------------------------------------------------------------ discovery
     async def resource(self, api_version: str, kind: str) -> tuple[str, bool]:
@@ -359,21 +372,35 @@ class LiveCluster:
         limit_bytes: int = 1_048_576,
     ) -> ExecResult:
         what = f"exec `{shlex.join(argv)}` in {namespace}/{pod}"
-        return await self._call(
-            self._exec_sync,
-            namespace,
-            pod,
-            container,
-            list(argv),
-            timeout,
-            limit_bytes,
-            what=what,
-            limited=True,
-            timeout=timeout,
-        )
+        # A cancelled await cannot stop the thread that holds the websocket: this event does, within 0.1 s,
+        # so Ctrl-C or Esc leaves no exec session open on the API server.
+        stop = threading.Event()
+        try:
+            return await self._call(
+                self._exec_sync,
+                namespace,
+                pod,
+                container,
+                list(argv),
+                timeout,
+                limit_bytes,
+                stop,
+                what=what,
+                limited=True,
+                timeout=timeout,
+            )
+        finally:
+            stop.set()
 
     def _exec_sync(
-        self, namespace: str, pod: str, container: str | None, argv: list[str], timeout: float, limit_bytes: int
+        self,
+        namespace: str,
+        pod: str,
+        container: str | None,
+        argv: list[str],
+        timeout: float,
+        limit_bytes: int,
+        stop: threading.Event | None = None,
     ) -> ExecResult:
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException
@@ -412,7 +439,9 @@ class LiveCluster:
             while ws.is_open():
                 if time.monotonic() > end:
                     raise ClusterError("timeout", f"`{shlex.join(argv)}` ran past {timeout:g}s in {pod}")
-                ws.update(timeout=0.5)
+                if stop is not None and stop.is_set():
+                    raise ClusterError("error", f"`{shlex.join(argv)}` in {pod} was cancelled")
+                ws.update(timeout=0.1)
                 for buf, chunk in (
                     (out, ws.read_stdout() if ws.peek_stdout() else ""),
                     (err, ws.read_stderr() if ws.peek_stderr() else ""),
@@ -591,6 +620,9 @@ class LiveCluster:
                 await asyncio.sleep(1.0)
             return await self.exec(cfg.namespace, name, "debug", ["chroot", "/host", *argv], timeout)
         finally:
-            await self._call(
-                self._write, "DELETE", f"{base}/{name}", {"gracePeriodSeconds": 0}, what=f"delete debug pod {name}"
+            # shielded: a cancelled walk (Ctrl-C, Esc, a deadline) must still delete the pod it made
+            await asyncio.shield(
+                self._call(
+                    self._write, "DELETE", f"{base}/{name}", {"gracePeriodSeconds": 0}, what=f"delete debug pod {name}"
+                )
             )

@@ -780,6 +780,8 @@ class FakeApiServer:
         #: opt-in: accept the writes of confirmed remediation (patch a node, evict or delete a pod), honouring
         #: dryRun=All; every write that changed something is listed in `remediations`
         self.allow_remediation_writes = False
+        #: exec websockets being served right now (a client that goes away must bring this back to 0)
+        self.open_execs = 0
         self.remediations: list[str] = []
         self.data = data
         self.tls = tls
@@ -1524,10 +1526,14 @@ class FakeApiServer:
                     break
 
         reader = asyncio.create_task(drain())
+        self.open_execs += 1
         try:
             rec = self._exec_record(info.namespace, info.name, container, argv)
             if rec is not None and rec.get("delay_s"):
-                await asyncio.sleep(float(rec["delay_s"]))
+                # a slow command, unless the client hangs up first (as a real kubelet notices)
+                await asyncio.wait([reader], timeout=float(rec["delay_s"]))
+                if reader.done():
+                    return ws
             if rec is None:
                 code, out, errout = 127, b"", f'exec: "{argv[0]}": executable file not found in $PATH\n'.encode()
                 failure: str | None = None
@@ -1575,6 +1581,7 @@ class FakeApiServer:
         except (ConnectionError, RuntimeError):
             pass  # the client went away
         finally:
+            self.open_execs -= 1
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
