@@ -54,14 +54,14 @@ def manifest(
     runtime = f"      runtimeClassName: {runtime_class}\n" if runtime_class else ""
     head = (
         "# llmd-triage node toolbox: one pod per GPU node that can run nvidia-smi, nvtop, dmesg, lspci, ibstat,\n"
-        "# ibv_devinfo, rdma and findmnt against the host, for llmd-triage's node-level probes and the TUI's nvtop key.\n"
+        "# ibv_devinfo, rdma and findmnt against the host, for llmd-triage's node-level probes and its nvtop key.\n"
         "# It changes nothing on the node: every host path is mounted read-only and it has no API credentials.\n"
     )
     if openshift:
         head += (
             "# OpenShift:\n"
             "#   oc apply -f toolbox.yaml\n"
-            f"#   oc adm policy add-scc-to-user {NAME} -z {NAME} -n {namespace}   (the RoleBinding below does the same)\n"
+            f"#   oc adm policy add-scc-to-user {NAME} -z {NAME} -n {namespace}   (as the RoleBinding below)\n"
             f"#   oc -n {namespace} rollout status ds/{NAME}\n"
         )
     else:
@@ -202,8 +202,8 @@ spec:
     ]
     if openshift:
         docs += [
-            f"""# OpenShift admits hostPID, hostNetwork, hostPath and added capabilities only through an SCC that allows them;
-# this one allows exactly what the DaemonSet asks for (a narrower grant than the built-in `privileged` SCC)
+            f"""# OpenShift admits hostPID, hostNetwork, hostPath and added capabilities only through an SCC that allows
+# them; this one allows exactly what the DaemonSet asks for (narrower than the built-in `privileged` SCC)
 apiVersion: security.openshift.io/v1
 kind: SecurityContextConstraints
 metadata:
