@@ -108,6 +108,10 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("probes", help="list the probe kinds with their parameters")
 
+    from llmd_triage.cli import toolbox_cmd
+
+    toolbox_cmd.add_parser(sub, _cluster_args)
+
     tui = sub.add_parser(
         "tui", help="open the full-screen on-call app (also what `llmd-triage` alone does in a terminal)"
     )
@@ -561,6 +565,7 @@ COMMANDS = {
     "test": cmd_test,
     "probes": cmd_probes,
     "tui": cmd_tui,
+    "toolbox": lambda args: __import__("llmd_triage.cli.toolbox_cmd", fromlist=["run"]).run(args, open_cluster),
 }
 
 

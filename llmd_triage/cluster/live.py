@@ -526,6 +526,23 @@ class LiveCluster:
             "DELETE", path, None, f"delete {kind} {name}", can_i, dry_run=dry_run, content_type="application/json"
         )
 
+    async def apply_object(self, doc: dict[str, Any], *, exists: bool) -> dict[str, Any]:
+        """Create `doc`, or merge it into the object that exists (`toolbox apply`, after the operator said yes)."""
+        api, kind, meta = doc["apiVersion"], doc["kind"], doc.get("metadata") or {}
+        plural, namespaced = await self.resource(api, kind)
+        ns = meta.get("namespace") if namespaced else None
+        if exists:
+            path = self._path(api, plural, namespaced, ns, meta["name"])
+            return await self._mutate(
+                "PATCH", path, doc, f"update {kind} {meta['name']}", f"kubectl auth can-i patch {plural}",
+                dry_run=False, content_type="application/merge-patch+json",
+            )  # fmt: skip
+        path = self._path(api, plural, namespaced, ns, None)
+        return await self._mutate(
+            "POST", path, doc, f"create {kind} {meta['name']}", f"kubectl auth can-i create {plural}",
+            dry_run=False, content_type="application/json",
+        )  # fmt: skip
+
     async def evict(self, namespace: str, name: str, *, dry_run: bool) -> dict[str, Any]:
         body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
         if dry_run:

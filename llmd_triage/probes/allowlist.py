@@ -161,6 +161,8 @@ RULES: dict[str, Check] = {
     ),
     "df": _flags(["-h", "-H", "-T", "-P", "-k", "-i", "-l"], ["--output", "-t"], positional=True),
     "nproc": _flags([]),
+    # `which TOOL...`: whether a node pod carries a tool (`llmd-triage toolbox status`)
+    "which": _flags([], positional=True),
     "uname": _flags(["-a", "-r", "-m", "-s"]),
     "cat": _paths(_flags([])),
     "ls": _paths(_flags(["-l", "-a", "-d", "-h", "-1", "-R", "-L", "-n", "-t", "-r", "-A", "-i"])),

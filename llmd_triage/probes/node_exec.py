@@ -9,6 +9,7 @@ never done here.
 
 from __future__ import annotations
 
+import os
 import shlex
 from typing import Any
 
@@ -30,7 +31,9 @@ NODE_POD_SOURCES: tuple[tuple[str, str | None, str], ...] = (
 async def find_node_pods(
     cluster: Cluster, node: str, selector: str | None = None
 ) -> list[tuple[dict[str, Any], str | None, str]]:
-    """Running pods on `node` that can run node-level commands, in the order they are tried."""
+    """Running pods on `node` that can run node-level commands, in the order they are tried: the operator's own
+    selector (LLMD_TRIAGE_NODE_POD_SELECTOR or the tree's), the toolbox, the GPU operator, the network operator."""
+    selector = selector or os.environ.get("LLMD_TRIAGE_NODE_POD_SELECTOR") or None
     sources = ([(selector, None, f"configured selector {selector}")] if selector else []) + list(NODE_POD_SOURCES)
     found: list[tuple[dict[str, Any], str | None, str]] = []
     seen: set[str] = set()

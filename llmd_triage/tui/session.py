@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import shlex
 import tempfile
 import urllib.parse
 from collections.abc import Callable
@@ -188,17 +189,22 @@ class Session:
     def node_pod_command(self, w: Walk, tool: str) -> list[str] | None:
         """`kubectl exec -it` into the pod that ran the walk's node-level commands (nvtop, dmon or a shell)."""
         for step in w.steps:
-            m = re.search(r"via (?:[^/]+ )?pod ([a-z0-9.-]+)/([a-z0-9.-]+)", step.summary or "")
-            if step.probe == "node.exec" and m:
-                ns, pod = m.group(1), m.group(2)
-                container = ["-c", "nvidia-driver-ctr"] if pod.startswith("nvidia-driver-daemonset") else []
-                tool_argv = {
-                    "nvtop": ["sh", "-c", "command -v nvtop >/dev/null && exec nvtop || exec nvidia-smi dmon"],
-                    "dmon": ["nvidia-smi", "dmon"],
-                    "shell": ["sh", "-c", "command -v bash >/dev/null && exec bash || exec sh"],
-                }[tool]
-                ctx = [] if self.is_snapshot else ["--context", self.context]
-                return ["kubectl", *ctx, "exec", "-it", "-n", ns, pod, *container, "--", *tool_argv]
+            if step.probe != "node.exec" or not (step.command or "").startswith("kubectl exec "):
+                continue
+            words = shlex.split(step.command or "")
+            cut = words.index("--") if "--" in words else len(words)
+            head = words[2:cut]  # -n NS NAME [-c CONTAINER]
+            if "-n" not in head or head.index("-n") + 2 > len(head):
+                continue
+            ns, pod = head[head.index("-n") + 1], head[head.index("-n") + 2]
+            container = ["-c", head[head.index("-c") + 1]] if "-c" in head else []
+            tool_argv = {
+                "nvtop": ["sh", "-c", "command -v nvtop >/dev/null && exec nvtop || exec nvidia-smi dmon"],
+                "dmon": ["nvidia-smi", "dmon"],
+                "shell": ["sh", "-c", "command -v bash >/dev/null && exec bash || exec sh"],
+            }[tool]
+            ctx = [] if self.is_snapshot else ["--context", self.context]
+            return ["kubectl", *ctx, "exec", "-it", "-n", ns, pod, *container, "--", *tool_argv]
         return None
 
     async def run_action(self, plan: ActionPlan, walk_target: str) -> ActionOutcome:
