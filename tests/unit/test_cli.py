@@ -46,13 +46,14 @@ def test_run_json_is_the_same_walk(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 1
     assert data["schema_version"] == 1
     [finding] = data["findings"]
-    assert {k: finding[k] for k in ("tree", "leaf", "severity", "outcome", "target", "verdict")} == {
+    assert {k: finding[k] for k in ("tree", "leaf", "severity", "outcome", "target", "verdict", "failing")} == {
         "tree": "oom-kill",
         "leaf": "clear-shm",
         "severity": "high",
         "outcome": "fix",
         "target": data["walks"][0]["target"],
         "verdict": "/dev/shm of qwen3-32b-decode-5f7d9c8b6-7xk2p filled with leftover NCCL / offload segments",
+        "failing": True,  # at or above the default --fail-on info
     }
     assert (
         finding["steps"][0]["run"]
