@@ -78,6 +78,40 @@ def _parser() -> argparse.ArgumentParser:
     _report_args(sc)
     _cluster_args(sc)
 
+    rb = sub.add_parser(
+        "rbac",
+        help="print the least-privilege ServiceAccount, roles and bindings the chosen trees need (YAML)",
+        description="Print the ServiceAccount, ClusterRole/Role and bindings that let `scan` and `run` walk "
+        "the chosen trees in the cluster and nothing more, computed from the permissions each probe declares. "
+        "Read-only verbs, plus create on pods/exec for the probes that run diagnostics in pods.",
+    )
+    rb.add_argument("--tree", default="all", help="tree id, a tree file, or 'all' (default)")
+    rb.add_argument("--trees", metavar="DIR", help="folder of tree files (default: the bundled trees)")
+    rb.add_argument(
+        "-n",
+        "--namespace",
+        help="namespace of the workloads: namespaced reads go into a Role there (default: a ClusterRole for all)",
+    )
+    rb.add_argument(
+        "--service-account", default="llmd-triage", metavar="NAME", help="ServiceAccount name (default: llmd-triage)"
+    )
+    rb.add_argument(
+        "--sa-namespace",
+        metavar="NS",
+        help="namespace the ServiceAccount lives in (default: --namespace, else llmd-triage)",
+    )
+    rb.add_argument(
+        "--workloads",
+        action="store_true",
+        help="also allow `run --target deploy/|sts/|ds/|lws/NAME` to read those workloads",
+    )
+    rb.add_argument(
+        "--with-remediation",
+        action="store_true",
+        help="also grant the writes of confirmed remediations: patch nodes (cordon), create pods/eviction "
+        "(drain), delete pods",
+    )
+
     lint = sub.add_parser("lint", help="check tree files: schema, graph, conditions, probes, tests")
     lint.add_argument("paths", nargs="*", help="tree files or folders (default: the bundled trees)")
     lint.add_argument("--output", choices=["text", "json"], default="text")
@@ -272,7 +306,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UsageError(f"target {target_text!r} is not ns/NAME")
         return _scan(args, spec, cluster, trees_all, namespace=name.strip(), selector=None, command="run")
     try:
-        target = parse_target(target_text, args.namespace)
+        target = parse_target(target_text, args.namespace or cluster.default_namespace)
     except ValueError as exc:
         raise UsageError(f"{exc}, or ns/NAME") from None
     pod_level = target.kind == "workload"
@@ -541,6 +575,26 @@ def _scan(
     return _walk_and_report(args, spec, scope, go)
 
 
+def cmd_rbac(args: argparse.Namespace) -> int:
+    from llmd_triage.engine.rbac import plan_rbac, render_rbac
+
+    trees = _select_trees(args.tree, _trees_root(args))
+    plan = plan_rbac(trees, namespace=args.namespace, workloads=args.workloads, remediation=args.with_remediation)
+    for where in plan.unplanned:
+        print(f"llmd-triage: {where} reads a kind known only during the walk; grant it by hand", file=sys.stderr)
+    sys.stdout.write(
+        render_rbac(
+            plan,
+            trees=[t.id for t in trees],
+            service_account=args.service_account,
+            sa_namespace=args.sa_namespace or args.namespace or "llmd-triage",
+            version=__version__,
+            remediation=args.with_remediation,
+        )
+    )
+    return Exit.OK
+
+
 def cmd_lint(args: argparse.Namespace) -> int:
     import json
 
@@ -660,6 +714,7 @@ def cmd_probes(args: argparse.Namespace) -> int:
 COMMANDS = {
     "capture": cmd_capture,
     "preflight": cmd_preflight,
+    "rbac": cmd_rbac,
     "run": cmd_run,
     "scan": cmd_scan,
     "lint": cmd_lint,

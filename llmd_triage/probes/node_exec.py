@@ -102,7 +102,8 @@ class NodeExec(Probe):
             "limit_bytes": {"type": "integer", "minimum": 1024, "maximum": 67108864},
         },
     }
-    rbac = (RbacNeed(("list",), "pods"), RbacNeed(("create",), "pods", subresource="exec"))
+    #: node pods live in the operators' namespaces (gpu-operator, nvidia-network-operator...): every namespace
+    rbac = (RbacNeed(("list",), "pods", scope="*"), RbacNeed(("create",), "pods", subresource="exec", scope="*"))
 
     async def run(self, params: dict[str, Any], target: TargetRef, cluster: Cluster) -> ProbeResult:
         argv = [str(a) for a in params["argv"]]
