@@ -449,7 +449,8 @@ def _live_cluster(args: argparse.Namespace) -> Any:
         )
     except ClusterError as exc:
         err = TriageError(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
-        err.exit_code = Exit.CLUSTER
+        # an unreadable kubeconfig or missing context is a configuration error; the rest is the cluster's
+        err.exit_code = Exit.USAGE if exc.kind == "error" else Exit.CLUSTER
         raise err from None
 
 

@@ -1083,8 +1083,9 @@ class FakeApiServer:
         if self.latency:
             await asyncio.sleep(self.latency)
         public = request.method == "GET" and request.path.rstrip("/") in PUBLIC_PATHS
-        if not public and request.headers.get("Authorization", "") != f"Bearer {self.token}":
-            return status_response(401, "Unauthorized")
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        if not public and not (scheme.lower() == "bearer" and presented.strip() == self.token):
+            return status_response(401, "Unauthorized")  # the scheme is case-insensitive, as in the API server
         fault = self._take_fault(request.method, request.path)
         midstream_drop = False
         if fault is not None:

@@ -62,3 +62,62 @@ def test_a_signal_mid_scan_writes_the_walks_so_far(sig: signal.Signals, tmp_path
     assert f"interrupted: writing the {len(data['walks'])} walk(s) finished so far" in err
     assert "Traceback" not in err and "never retrieved" not in err
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+def _service_account(srv: FakeApiServer, folder: Path, token: str) -> Path:
+    folder.mkdir(parents=True)
+    assert srv.ca_file is not None
+    (folder / "token").write_text(token)
+    (folder / "ca.crt").write_bytes(srv.ca_file.read_bytes())
+    (folder / "namespace").write_text("llm-d-demo\n")
+    return folder
+
+
+@pytest.fixture
+def in_cluster_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that looks like it runs in a pod: no kubeconfig anywhere, KUBERNETES_SERVICE_* set."""
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.kube/config
+
+
+def test_scan_in_cluster_with_the_pod_service_account(
+    in_cluster_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from llmd_triage.cli.main import main
+
+    srv = FakeApiServer(load_snapshot(BUNDLED_DEMO), token="projected-sa-token").start()
+    try:
+        sa = _service_account(srv, tmp_path / "sa", "projected-sa-token")
+        monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(srv.port))
+        monkeypatch.setenv("LLMD_TRIAGE_SA_DIR", str(sa))
+        assert main(["scan", "-q", "-o", "json"]) == 1  # the CronJob's command line
+        data = json.loads(capsys.readouterr().out)
+        assert data["scope"]["cluster"] == "in-cluster" and data["scope"]["namespace"] == "llm-d-demo"
+        assert len(data["findings"]) == 5
+        # the API server saw the service account's bearer token: every request passed its authentication
+        assert srv.journal and not [j for j in srv.journal if j.status == 401]
+        journal_len = len(srv.journal)
+        _service_account(srv, tmp_path / "sa2", "a-revoked-token")
+        monkeypatch.setenv("LLMD_TRIAGE_SA_DIR", str(tmp_path / "sa2"))
+        assert main(["scan", "-q", "-o", "json"]) == 3  # rejected token: cluster unauthorized
+        assert "credentials rejected" in capsys.readouterr().err
+        assert {j.status for j in srv.journal[journal_len:]} == {401}
+    finally:
+        srv.stop()
+
+
+def test_configuration_errors_exit_2(in_cluster_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from llmd_triage.cli.main import main
+
+    assert main(["scan", "--kubeconfig", str(tmp_path / "missing"), "-q"]) == 2
+    assert "cannot load cluster configuration" in capsys.readouterr().err
+    kc = tmp_path / "kubeconfig"
+    kc.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
+    )
+    assert main(["run", "--kubeconfig", str(kc), "--context", "nope", "--target", "pod/x", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot load cluster configuration" in err and err.count("\n") == 1
