@@ -13,8 +13,17 @@ from typing import Any
 from llmd_triage import __version__
 from llmd_triage.cli.exit_codes import Exit
 
-EPILOG = """exit codes: 0 no finding / clean, 1 findings (at or above --fail-on for run; lint findings),
-2 usage or configuration error, 3 cluster unreachable or unauthorized, 4 timeout, 130 interrupted"""
+EPILOG = """output (run, scan):
+  -o markdown|json|html|junit   print the report on stdout in that format (default: markdown)
+  -o FILE                       write it to FILE atomically; format from .md .json .html .xml (JUnit) or --format
+
+exit codes:
+  0    no finding at or above --fail-on (lint: clean)
+  1    a finding at or above --fail-on (lint: an error; preflight: a permission denied)
+  2    usage or configuration error (bad flag, unknown tree or target, unreadable kubeconfig)
+  3    cluster unreachable or unauthorized
+  4    timeout
+  130  interrupted (Ctrl-C, SIGTERM): the walks finished so far are still written, marked interrupted"""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,7 +39,10 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser(
         "run",
-        help="walk trees over one target and print a triage report",
+        help="walk trees over one target (pod, node, workload or namespace) and write a triage report",
+        description="Walk trees over one target and write a report; no terminal needed. A workload target "
+        "(deploy/, sts/, ds/, lws/) walks the pod trees on each of its pods (a LeaderWorkerSet: leader and "
+        "workers); ns/NAME is the scan of that namespace.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -39,25 +51,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--tree", default="all", help="tree id, a tree file, or 'all' (default)")
     run.add_argument(
         "--target",
-        help="KIND/NAME: pod/NAME, node/NAME, deploy/NAME, lws/NAME "
+        help="KIND/NAME: pod/NAME, node/NAME, deploy/NAME, sts/NAME, ds/NAME, lws/NAME or ns/NAME "
         "(default with --demo: the demo's crash-looping pod)",
     )
     _cluster_args(run)
     run.add_argument("--no-preflight", action="store_true", help="skip the access review before walking")
     run.add_argument("--trees", metavar="DIR", help="folder of tree files (default: the bundled trees)")
-    run.add_argument("-o", "--output", choices=["markdown", "json"], default="markdown")
-    run.add_argument(
-        "--fail-on",
-        choices=["critical", "high", "medium", "low", "info"],
-        default="info",
-        help="exit 1 when a finding is at or above this severity (default: any finding)",
-    )
-    run.add_argument("--probe-timeout", type=float, default=20.0, metavar="SECONDS")
-    run.add_argument("--deadline", type=float, default=120.0, metavar="SECONDS", help="per walk")
+    _report_args(run)
 
     sc = sub.add_parser(
         "scan",
         help="find llm-d pods and GPU nodes, walk every tree whose entry condition matches",
+        description="Find the targets of an llm-d install (vLLM pods by llm-d labels, owners and containers, "
+        "LeaderWorkerSet groups, prefill/decode roles, GPU nodes by nvidia.com/gpu capacity) and walk each "
+        "tree whose entry condition matches them; no terminal needed.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -67,12 +74,43 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("-A", "--all-namespaces", action="store_true", help="scan every namespace")
     sc.add_argument("-l", "--selector", help="label selector for pods, as in kubectl")
     sc.add_argument("--trees", metavar="DIR", help="folder of tree files (default: the bundled trees)")
-    sc.add_argument("-o", "--output", choices=["markdown", "json"], default="markdown")
-    sc.add_argument("--fail-on", choices=["critical", "high", "medium", "low", "info"], default="info")
-    sc.add_argument("--probe-timeout", type=float, default=20.0, metavar="SECONDS")
-    sc.add_argument("--deadline", type=float, default=120.0, metavar="SECONDS", help="per walk")
     sc.add_argument("--no-preflight", action="store_true", help=argparse.SUPPRESS)
+    _report_args(sc)
     _cluster_args(sc)
+
+    rb = sub.add_parser(
+        "rbac",
+        help="print the least-privilege ServiceAccount, roles and bindings the chosen trees need (YAML)",
+        description="Print the ServiceAccount, ClusterRole/Role and bindings that let `scan` and `run` walk "
+        "the chosen trees in the cluster and nothing more, computed from the permissions each probe declares. "
+        "Read-only verbs, plus create on pods/exec for the probes that run diagnostics in pods.",
+    )
+    rb.add_argument("--tree", default="all", help="tree id, a tree file, or 'all' (default)")
+    rb.add_argument("--trees", metavar="DIR", help="folder of tree files (default: the bundled trees)")
+    rb.add_argument(
+        "-n",
+        "--namespace",
+        help="namespace of the workloads: namespaced reads go into a Role there (default: a ClusterRole for all)",
+    )
+    rb.add_argument(
+        "--service-account", default="llmd-triage", metavar="NAME", help="ServiceAccount name (default: llmd-triage)"
+    )
+    rb.add_argument(
+        "--sa-namespace",
+        metavar="NS",
+        help="namespace the ServiceAccount lives in (default: --namespace, else llmd-triage)",
+    )
+    rb.add_argument(
+        "--workloads",
+        action="store_true",
+        help="also allow `run --target deploy/|sts/|ds/|lws/NAME` to read those workloads",
+    )
+    rb.add_argument(
+        "--with-remediation",
+        action="store_true",
+        help="also grant the writes of confirmed remediations: patch nodes (cordon), create pods/eviction "
+        "(drain), delete pods",
+    )
 
     lint = sub.add_parser("lint", help="check tree files: schema, graph, conditions, probes, tests")
     lint.add_argument("paths", nargs="*", help="tree files or folders (default: the bundled trees)")
@@ -134,6 +172,28 @@ def _parser() -> argparse.ArgumentParser:
     tui.add_argument("--deadline", type=float, default=120.0, metavar="SECONDS", help="per walk")
     _cluster_args(tui)
     return p
+
+
+def _report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FORMAT|FILE",
+        help="a format to print on stdout (markdown, json, html, junit), or a FILE to write atomically, its "
+        "format from the extension (.md, .json, .html, .xml = JUnit) unless --format says (default: markdown "
+        "on stdout)",
+    )
+    p.add_argument("--format", choices=["markdown", "json", "html", "junit"], help="report format (see -o)")
+    p.add_argument(
+        "--fail-on",
+        choices=["critical", "high", "medium", "low", "info"],
+        default="info",
+        help="exit 1 when a finding is at or above this severity; JUnit marks those failed (default: info, any "
+        "finding)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress or notes on stderr (errors only)")
+    p.add_argument("--probe-timeout", type=float, default=20.0, metavar="SECONDS")
+    p.add_argument("--deadline", type=float, default=120.0, metavar="SECONDS", help="per walk")
 
 
 def _cluster_args(p: argparse.ArgumentParser) -> None:
@@ -242,64 +302,138 @@ def _select_trees(spec: str, root: Path) -> list[Any]:
     return [trees[spec]]
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from llmd_triage.cluster.base import parse_target
-    from llmd_triage.cluster.snapshot import SnapshotCluster
-    from llmd_triage.engine.walk import walk
-    from llmd_triage.errors import UsageError
-    from llmd_triage.report.json_report import render_json
-    from llmd_triage.report.markdown import render_markdown
-    from llmd_triage.resources import demo_snapshot
-    from llmd_triage.tree.model import severity_rank
+NAMESPACE_KINDS = ("ns", "namespace", "namespaces")
 
-    snapshot = args.snapshot or (str(demo_snapshot()) if args.demo else None)
-    cluster: Any
-    if snapshot is not None:
-        cluster = SnapshotCluster.from_path(snapshot)
-        default_target = cluster.data.manifest.get("default_target")
-    else:
-        cluster = _live_cluster(args)
-        default_target = None
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from llmd_triage.cli.output import resolve_output
+    from llmd_triage.cluster.base import parse_target
+    from llmd_triage.errors import UsageError
+
+    spec = resolve_output(args.output, args.format)
+    trees_all = _select_trees(args.tree, _trees_root(args))
+    cluster, default_target = open_cluster(args)
     target_text = args.target or default_target
     if not target_text:
         raise UsageError("--target KIND/NAME is required (e.g. --target pod/vllm-decode-0)")
+    kind, _, name = target_text.partition("/")
+    if kind.strip().lower() in NAMESPACE_KINDS:
+        if not name.strip() or "/" in name:
+            raise UsageError(f"target {target_text!r} is not ns/NAME")
+        return _scan(args, spec, cluster, trees_all, namespace=name.strip(), selector=None, command="run")
     try:
-        target = parse_target(target_text, args.namespace)
+        target = parse_target(target_text, args.namespace or cluster.default_namespace)
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    trees = [t for t in _select_trees(args.tree, _trees_root(args)) if target.kind in t.applies_to]
+        raise UsageError(f"{exc}, or ns/NAME") from None
+    pod_level = target.kind == "workload"
+    kinds = {"pod", "workload"} if pod_level else {target.kind}
+    trees = [t for t in trees_all if kinds & set(t.applies_to)]
     if not trees:
         raise UsageError(f"no tree applies to a {target.kind} target")
+    scope = {"command": "run", "cluster": cluster.name, "namespace": target.namespace, "target": target_text}
+    scope["trees"] = [t.id for t in trees]
 
-    async def go() -> list[Any]:
+    async def go(progress: Any, collected: list[Any]) -> None:
+        from llmd_triage.engine.walk import walk
+
+        targets = [target]
+        if pod_level:
+            from llmd_triage.engine.targets import workload_pods
+
+            pods = [t for t, _ in await workload_pods(cluster, target)]
+            targets = [target, *pods]
+            progress.note(f"{target_text}: {len(pods)} pod(s): {', '.join(p.name for p in pods)}")
+        jobs = [(t, tg) for tg in targets for t in trees if tg.kind in t.applies_to]
         forbidden: dict[str, str] = {}
-        if snapshot is None and not args.no_preflight:
+        if not _is_snapshot(cluster) and not args.no_preflight:
             from llmd_triage.engine.preflight import forbidden_probes, preflight
 
-            forbidden = forbidden_probes(await preflight(trees, target, cluster))
-        return [
-            await walk(
-                t, target, cluster, forbidden=forbidden, probe_timeout=args.probe_timeout, deadline=args.deadline
-            )
-            for t in trees
-        ]
+            forbidden = forbidden_probes(await preflight(trees, targets[-1], cluster))
+        progress.start(len(jobs))
+        sem = asyncio.Semaphore(8)
 
-    walks = asyncio.run(go())
-    unreachable = [
-        w.steps[0].error
-        for w in walks
-        if w.steps and w.steps[0].error and w.steps[0].error["kind"] in ("unavailable", "unauthorized")
-    ]
-    if unreachable and len(unreachable) == len(walks):
-        err = unreachable[0]
-        print(f"llmd-triage: {err['message']} ({err['hint']})", file=sys.stderr)
-        return Exit.CLUSTER
-    if args.output == "json":
-        sys.stdout.write(render_json(walks))
-    else:
-        sys.stdout.write(render_markdown(walks))
+        async def one(tree: Any, tg: Any) -> None:
+            async with sem:
+                w = await walk(
+                    tree, tg, cluster, forbidden=forbidden, probe_timeout=args.probe_timeout, deadline=args.deadline
+                )
+            collected.append(w)
+            progress.walk_done(w)
+
+        await asyncio.gather(*(one(t, tg) for t, tg in jobs))
+
+    return _walk_and_report(args, spec, scope, go, unreachable_exit=True)
+
+
+def _is_snapshot(cluster: Any) -> bool:
+    from llmd_triage.cluster.snapshot import SnapshotCluster
+
+    return isinstance(cluster, SnapshotCluster)
+
+
+def _walk_and_report(
+    args: argparse.Namespace, spec: Any, scope: dict[str, Any], go: Any, *, unreachable_exit: bool = False
+) -> int:
+    """Run the walks (`go(progress, collected)`), then write the report of what finished, interrupted or not.
+
+    Ctrl-C and SIGTERM stop the walks; the walks finished so far are still written, marked interrupted,
+    and the exit code is 130. A cluster that cannot be reached at all is exit 3 (4 when it timed out).
+    """
+    import contextlib
+    import signal
+
+    from llmd_triage.cli.output import emit, render
+    from llmd_triage.cli.progress import Progress
+    from llmd_triage.cluster.base import ClusterError
+    from llmd_triage.errors import TriageError
+    from llmd_triage.tree.model import severity_rank
+
+    progress = Progress(quiet=args.quiet)
+    collected: list[Any] = []
+    interrupted = False
+
+    async def guarded() -> None:
+        # SIGTERM (a CronJob's pod being stopped) cancels the walks like Ctrl-C does; asyncio.run handles SIGINT
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        # not in the main thread, or no signals here: Ctrl-C only
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            if task is not None:
+                loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        try:
+            await go(progress, collected)
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGTERM)
+
+    try:
+        asyncio.run(guarded())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        interrupted = True
+    except ClusterError as exc:
+        err = TriageError(f"{exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
+        err.exit_code = {"not_found": Exit.USAGE, "timeout": Exit.TIMEOUT}.get(exc.kind, Exit.CLUSTER)
+        raise err from None
+    finally:
+        progress.close()
+    if interrupted:
+        progress.note(f"interrupted: writing the {len(collected)} walk(s) finished so far")
+    elif unreachable_exit:
+        unreachable = [
+            w.steps[0].error
+            for w in collected
+            if w.steps and w.steps[0].error and w.steps[0].error["kind"] in ("unavailable", "unauthorized")
+        ]
+        if unreachable and len(unreachable) == len(collected):
+            err = unreachable[0]
+            print(f"llmd-triage: {err['message']} ({err['hint']})", file=sys.stderr)
+            return Exit.CLUSTER
+    emit(spec, render(spec.format, collected, interrupted=interrupted, scope=scope, fail_on=args.fail_on))
+    if spec.path is not None:
+        progress.note(f"wrote {spec.path} ({spec.format})")
+    if interrupted:
+        return Exit.INTERRUPTED
     bar = severity_rank(args.fail_on)
-    hit = any(w.leaf and w.leaf.is_finding and severity_rank(w.leaf.severity) >= bar for w in walks)
+    hit = any(w.leaf and w.leaf.is_finding and severity_rank(w.leaf.severity) >= bar for w in collected)
     return Exit.FINDINGS if hit else Exit.OK
 
 
@@ -331,7 +465,8 @@ def _live_cluster(args: argparse.Namespace) -> Any:
         )
     except ClusterError as exc:
         err = TriageError(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
-        err.exit_code = Exit.CLUSTER
+        # an unreadable kubeconfig or missing context is a configuration error; the rest is the cluster's
+        err.exit_code = Exit.USAGE if exc.kind == "error" else Exit.CLUSTER
         raise err from None
 
 
@@ -367,11 +502,10 @@ def cmd_preflight(args: argparse.Namespace) -> int:
 def cmd_capture(args: argparse.Namespace) -> int:
     from llmd_triage.cluster.base import parse_target
     from llmd_triage.cluster.capture import RecordingCluster, write_snapshot
-    from llmd_triage.cluster.snapshot import SnapshotCluster
     from llmd_triage.engine.walk import walk
     from llmd_triage.errors import UsageError
 
-    inner: Any = SnapshotCluster.from_path(args.snapshot) if args.snapshot else _live_cluster(args)
+    inner, _default_target = open_cluster(args)
     try:
         target = parse_target(args.target, args.namespace)
     except ValueError as exc:
@@ -402,41 +536,80 @@ def cmd_capture(args: argparse.Namespace) -> int:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from llmd_triage.cluster.snapshot import SnapshotCluster
-    from llmd_triage.engine.scan import scan
-    from llmd_triage.report.json_report import render_json
-    from llmd_triage.report.markdown import render_markdown
-    from llmd_triage.resources import demo_snapshot
-    from llmd_triage.tree.model import severity_rank
+    from llmd_triage.cli.output import resolve_output
 
-    snapshot = args.snapshot or (str(demo_snapshot()) if args.demo else None)
-    cluster: Any = SnapshotCluster.from_path(snapshot) if snapshot else _live_cluster(args)
-    namespace = None if args.all_namespaces else (args.namespace or cluster.default_namespace)
+    spec = resolve_output(args.output, args.format)
     trees = _select_trees(args.tree, _trees_root(args))
+    cluster, _default_target = open_cluster(args)
+    namespace = None if args.all_namespaces else (args.namespace or cluster.default_namespace)
+    return _scan(args, spec, cluster, trees, namespace=namespace, selector=args.selector, command="scan")
 
-    def progress(w: Any) -> None:
-        leaf = f"{w.leaf.severity} {w.leaf.id}" if w.leaf else "no verdict"
-        print(f"{w.tree} {w.target['kind']}/{w.target['name']}: {leaf}", file=sys.stderr)
 
-    result = asyncio.run(
-        scan(
+def _scan(
+    args: argparse.Namespace,
+    spec: Any,
+    cluster: Any,
+    trees: list[Any],
+    *,
+    namespace: str | None,
+    selector: str | None,
+    command: str,
+) -> int:
+    scope: dict[str, Any] = {
+        "command": command,
+        "cluster": cluster.name,
+        "namespace": namespace,
+        "selector": selector,
+        "trees": [t.id for t in trees],
+    }
+
+    async def go(progress: Any, collected: list[Any]) -> None:
+        from llmd_triage.engine.scan import scan
+
+        def planned(result: Any, jobs: int) -> None:
+            scope["targets_found"] = result.targets
+            scope["skipped"] = list(result.skipped)
+            progress.note(f"scanned {result.targets} target(s), walking {jobs} tree(s)")
+            for note in result.skipped:
+                progress.note(f"skipped: {note}")
+            progress.start(jobs)
+
+        def finished(w: Any) -> None:
+            collected.append(w)
+            progress.walk_done(w)
+
+        await scan(
             trees,
             cluster,
             namespace=namespace,
-            label_selector=args.selector,
-            on_walk=progress,
+            label_selector=selector,
+            on_walk=finished,
+            on_plan=planned,
             probe_timeout=args.probe_timeout,
             deadline=args.deadline,
         )
+
+    return _walk_and_report(args, spec, scope, go)
+
+
+def cmd_rbac(args: argparse.Namespace) -> int:
+    from llmd_triage.engine.rbac import plan_rbac, render_rbac
+
+    trees = _select_trees(args.tree, _trees_root(args))
+    plan = plan_rbac(trees, namespace=args.namespace, workloads=args.workloads, remediation=args.with_remediation)
+    for where in plan.unplanned:
+        print(f"llmd-triage: {where} reads a kind known only during the walk; grant it by hand", file=sys.stderr)
+    sys.stdout.write(
+        render_rbac(
+            plan,
+            trees=[t.id for t in trees],
+            service_account=args.service_account,
+            sa_namespace=args.sa_namespace or args.namespace or "llmd-triage",
+            version=__version__,
+            remediation=args.with_remediation,
+        )
     )
-    walks = sorted(result.walks, key=lambda w: (-severity_rank(w.leaf.severity) if w.leaf else 0, w.tree))
-    print(f"scanned {result.targets} target(s), walked {len(walks)} tree(s)", file=sys.stderr)
-    for note in result.skipped:
-        print(f"skipped: {note}", file=sys.stderr)
-    sys.stdout.write(render_json(walks) if args.output == "json" else render_markdown(walks))
-    bar = severity_rank(args.fail_on)
-    hit = any(w.leaf and w.leaf.is_finding and severity_rank(w.leaf.severity) >= bar for w in walks)
-    return Exit.FINDINGS if hit else Exit.OK
+    return Exit.OK
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
@@ -558,6 +731,7 @@ def cmd_probes(args: argparse.Namespace) -> int:
 COMMANDS = {
     "capture": cmd_capture,
     "preflight": cmd_preflight,
+    "rbac": cmd_rbac,
     "run": cmd_run,
     "scan": cmd_scan,
     "lint": cmd_lint,

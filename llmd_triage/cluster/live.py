@@ -24,6 +24,8 @@ from typing import Any
 from llmd_triage.cluster.base import ClusterError, ExecResult
 
 DEFAULT_TIMEOUT = 20.0
+#: where a pod finds its service account; LLMD_TRIAGE_SA_DIR overrides it (tests, unusual mounts)
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 DEFAULT_CONCURRENCY = 8
 
 #: kinds of the core group and the common built-in groups: (apiVersion, kind) -> (plural, namespaced)
@@ -137,12 +139,17 @@ class LiveCluster:
         )
         try:
             if in_cluster:
-                config.load_incluster_config()
-                self.api = client.ApiClient()
+                from kubernetes.config.incluster_config import InClusterConfigLoader
+
+                # the pod's service account: token (re-read as it rotates), CA and namespace
+                sa_dir = Path(os.environ.get("LLMD_TRIAGE_SA_DIR") or SERVICE_ACCOUNT_DIR)
+                configuration = client.Configuration()
+                InClusterConfigLoader(str(sa_dir / "token"), str(sa_dir / "ca.crt")).load_and_set(configuration)
+                self.api = client.ApiClient(configuration)
                 self.name = "in-cluster"
                 self.user = "serviceaccount"
-                ns_file = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-                default_ns = Path(ns_file).read_text().strip() if os.path.exists(ns_file) else "default"
+                ns_file = sa_dir / "namespace"
+                default_ns = ns_file.read_text().strip() if ns_file.exists() else "default"
             else:
                 self.api = config.new_client_from_config(config_file=ctx.kubeconfig, context=ctx.context)
                 contexts, active = config.list_kube_config_contexts(config_file=ctx.kubeconfig)
@@ -150,14 +157,14 @@ class LiveCluster:
                 self.name = chosen["name"] if chosen else "unknown"
                 self.user = ((chosen or {}).get("context") or {}).get("user") or "unknown"
                 default_ns = ((chosen or {}).get("context") or {}).get("namespace") or "default"
-        except config.ConfigException as exc:
+        except config.ConfigException as exc:  # kind `error`: a configuration problem, not the cluster's answer
             raise ClusterError(
-                "unauthorized",
+                "error",
                 f"cannot load cluster configuration: {exc}",
                 "pass --kubeconfig/--context, or set KUBECONFIG",
             ) from None
         except FileNotFoundError as exc:
-            raise ClusterError("unavailable", f"kubeconfig not found: {exc.filename}") from None
+            raise ClusterError("error", f"kubeconfig not found: {exc.filename}", "pass --kubeconfig FILE") from None
         self.default_namespace = ctx.namespace or default_ns
         self.server = self.api.configuration.host
 

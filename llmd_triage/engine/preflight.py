@@ -27,7 +27,8 @@ class Permission:
 
     @property
     def can_i(self) -> str:
-        return RbacNeed((self.verb,), self.resource, self.group, self.subresource).can_i(self.verb, self.namespace)
+        line = RbacNeed((self.verb,), self.resource, self.group, self.subresource).can_i(self.verb, self.namespace)
+        return line + (" -A" if self.namespace is None and self.resource not in CLUSTER_SCOPED else "")
 
     def attrs(self) -> dict[str, Any]:
         out: dict[str, Any] = {"verb": self.verb, "resource": self.resource, "group": self.group}
@@ -46,6 +47,17 @@ class PermissionCheck:
     error: str | None = None
 
 
+#: resources that live outside namespaces
+CLUSTER_SCOPED = frozenset({"nodes", "namespaces", "persistentvolumes", "storageclasses", "selfsubjectaccessreviews"})
+
+
+def need_namespace(need: RbacNeed, target: TargetRef) -> str | None:
+    """The namespace a need applies in for this target; None for cluster-scoped resources and every namespace."""
+    if need.resource in CLUSTER_SCOPED or need.scope == "*":
+        return None
+    return target.namespace if need.scope == "target" else need.scope
+
+
 def permissions_for(
     trees: Iterable[Tree], target: TargetRef, registry: Registry | None = None
 ) -> dict[Permission, list[str]]:
@@ -59,13 +71,10 @@ def permissions_for(
             probe = registry.get(node.probe)
             if probe is None:
                 continue
-            static = {k: v for k, v in node.params.items() if not (isinstance(v, str) and "{{" in v)}
-            for need in probe.needs(static, target):
-                ns = (
-                    None
-                    if need.resource in ("nodes", "namespaces", "persistentvolumes", "storageclasses")
-                    else target.namespace
-                )
+            for need in probe.needs(dict(node.params), target):
+                if need.optional:
+                    continue  # the probe answers without it: not a reason to skip it
+                ns = need_namespace(need, target)
                 for verb in need.verbs:
                     perm = Permission(verb, need.resource, need.group, need.subresource, ns)
                     out.setdefault(perm, [])

@@ -82,8 +82,11 @@ async def scan(
     label_selector: str | None = None,
     concurrency: int = 8,
     on_walk: Callable[[Walk], None] | None = None,
+    on_plan: Callable[[ScanResult, int], None] | None = None,
     **walk_kwargs: Any,
 ) -> ScanResult:
+    """Discover, pick, walk. `on_plan(result, jobs)` is called once the walks are known (for a progress bar);
+    `on_walk` as each one finishes, so a caller keeps what finished if the scan is interrupted."""
     trees = [t for t in trees if t.entry is not None]
     targets = await discover(cluster, namespace, label_selector)
     result = ScanResult(targets=len(targets))
@@ -98,6 +101,8 @@ async def scan(
                     jobs.append((tree, target))
             except ConditionUnknown as exc:
                 result.skipped.append(f"{tree.id} on {target.ref}: entry condition could not be evaluated ({exc})")
+    if on_plan:
+        on_plan(result, len(jobs))
     sem = asyncio.Semaphore(concurrency)
 
     async def one(tree: Tree, target: TargetRef) -> Walk:

@@ -59,10 +59,17 @@ class ProbeResult:
 
 @dataclass(frozen=True)
 class RbacNeed:
+    """A permission a probe needs. `scope` says where, for namespaced resources: `target` (the walk target's
+    namespace), `*` (every namespace: a ClusterRole), or a namespace name; cluster-scoped resources ignore it.
+    `optional`: the probe still answers without it, with less detail (preflight does not skip the probe for
+    it; `llmd-triage rbac` grants it)."""
+
     verbs: tuple[str, ...]
     resource: str
     group: str = ""
     subresource: str | None = None
+    scope: str = "target"
+    optional: bool = False
 
     def can_i(self, verb: str, namespace: str | None) -> str:
         """The kubectl line a person runs to check this permission by hand."""
@@ -70,6 +77,25 @@ class RbacNeed:
         sub = f" --subresource={self.subresource}" if self.subresource else ""
         ns = f" -n {namespace}" if namespace else ""
         return f"kubectl auth can-i {verb} {res}{sub}{ns}"
+
+    def scoped(self, scope: str) -> RbacNeed:
+        return RbacNeed(self.verbs, self.resource, self.group, self.subresource, scope, self.optional)
+
+
+def is_template(value: Any) -> bool:
+    """A parameter computed at walk time (`{{ ... }}`), so unknown when permissions are planned."""
+    return isinstance(value, str) and "{{" in value
+
+
+def namespace_scope(params: dict[str, Any], key: str = "namespace") -> str:
+    """Where a probe reads, from its `namespace` parameter: the target's, every namespace ('*' or a value only
+    known at walk time), or the one named."""
+    value = params.get(key)
+    if value is None or value == "":
+        return "target"
+    if value == "*" or is_template(value):
+        return "*"
+    return str(value)
 
 
 class Probe(ABC):
@@ -86,8 +112,10 @@ class Probe(ABC):
     parser: ClassVar[str | None] = None
 
     def needs(self, params: dict[str, Any], target: TargetRef) -> tuple[RbacNeed, ...]:
-        """The permissions this probe needs with these parameters (default: the class's `rbac`)."""
-        return self.rbac
+        """The permissions this probe needs with these parameters (values may be `{{ }}` templates, known only
+        during a walk). Default: the class's `rbac`, in the namespace the `namespace` parameter names."""
+        scope = namespace_scope(params)
+        return tuple(n if n.scope != "target" else n.scoped(scope) for n in self.rbac)
 
     def policy_problems(self, params: dict[str, Any]) -> list[str]:
         """Why these parameters may not run under the trust policy (an exec outside the allowlist); lint asks

@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from llmd_triage.cluster.base import Cluster, ClusterError, TargetRef
-from llmd_triage.probes.base import Probe, ProbeFailure, ProbeResult, RbacNeed, target_namespace
+from llmd_triage.probes.base import (
+    Probe,
+    ProbeFailure,
+    ProbeResult,
+    RbacNeed,
+    is_template,
+    namespace_scope,
+    target_namespace,
+)
 
 
 def _when(ev: dict[str, Any]) -> str:
@@ -35,6 +43,13 @@ class Events(Probe):
         },
     }
     rbac = (RbacNeed(("list",), "events"),)
+
+    def needs(self, params: dict[str, Any], target: TargetRef) -> tuple[RbacNeed, ...]:
+        # a Node's events are listed across namespaces (they land in `default`, or wherever the reporter puts them)
+        kind = params.get("kind", target.resource_kind)
+        scope = "*" if kind == "Node" or is_template(kind) else namespace_scope(params)
+        group = "events.k8s.io" if params.get("api") == "events.k8s.io/v1" else ""
+        return (RbacNeed(("list",), "events", group, scope=scope),)
 
     async def run(self, params: dict[str, Any], target: TargetRef, cluster: Cluster) -> ProbeResult:
         kind = params.get("kind", target.resource_kind)

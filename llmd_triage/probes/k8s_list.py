@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmd_triage.cluster.base import Cluster, ClusterError, TargetRef
-from llmd_triage.probes.base import Probe, ProbeFailure, ProbeResult, RbacNeed
+from llmd_triage.probes.base import Probe, ProbeFailure, ProbeResult, RbacNeed, is_template, namespace_scope
 from llmd_triage.probes.k8s_get import plural_guess
 
 
@@ -41,9 +41,11 @@ class ListObjects(Probe):
     rbac = (RbacNeed(("list",), "*"),)
 
     def needs(self, params: dict[str, Any], target: TargetRef) -> tuple[RbacNeed, ...]:
-        api_version = str(params.get("apiVersion", "v1"))
+        api_version, kind = str(params.get("apiVersion", "v1")), str(params.get("kind", ""))
+        if is_template(api_version) or is_template(kind):
+            return ()  # a kind known only during the walk: no permission can be planned for it
         group = api_version.rpartition("/")[0] if "/" in api_version else ""
-        return (RbacNeed(("list",), plural_guess(str(params.get("kind", ""))), group),)
+        return (RbacNeed(("list",), plural_guess(kind), group, scope=namespace_scope(params)),)
 
     async def run(self, params: dict[str, Any], target: TargetRef, cluster: Cluster) -> ProbeResult:
         api_version, kind = params.get("apiVersion", "v1"), params["kind"]

@@ -106,7 +106,8 @@ class NodeExec(Probe):
             "limit_bytes": {"type": "integer", "minimum": 1024, "maximum": 67108864},
         },
     }
-    rbac = (RbacNeed(("list",), "pods"), RbacNeed(("create",), "pods", subresource="exec"))
+    #: node pods live in the operators' namespaces (gpu-operator, nvidia-network-operator...): every namespace
+    rbac = (RbacNeed(("list",), "pods", scope="*"), RbacNeed(("create",), "pods", subresource="exec", scope="*"))
 
     def policy_problems(self, params: dict[str, Any]) -> list[str]:
         problem = current_policy().check([str(a) for a in params.get("argv") or []])

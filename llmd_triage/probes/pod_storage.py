@@ -278,10 +278,15 @@ class PodStorage(Probe):
             "container": {"type": ["string", "null"], "description": "default: the model server, as pod.termination"},
         },
     }
-    # Only what the probe cannot answer without. PersistentVolumes and StorageClasses are cluster-scoped and
-    # often not readable by a namespace-scoped on-call role; a denied read of one is recorded on its volume
-    # (and in `errors`) and the other still classifies the storage, so preflight must not skip the probe for them.
-    rbac = (RbacNeed(("get",), "pods"), RbacNeed(("get",), "persistentvolumeclaims"))
+    # PersistentVolumes and StorageClasses are cluster-scoped and often not readable by a namespace-scoped
+    # on-call role; a denied read of one is recorded on its volume (and in `errors`) and the other still classifies
+    # the storage, so they are optional: preflight must not skip the probe for them, `rbac` grants them.
+    rbac = (
+        RbacNeed(("get",), "pods"),
+        RbacNeed(("get",), "persistentvolumeclaims"),
+        RbacNeed(("get",), "persistentvolumes", optional=True),
+        RbacNeed(("get",), "storageclasses", "storage.k8s.io", optional=True),
+    )
 
     async def run(self, params: dict[str, Any], target: TargetRef, cluster: Cluster) -> ProbeResult:
         ns, pod_name = target_namespace(params, target, cluster), target_pod(params, target)

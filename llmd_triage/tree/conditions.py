@@ -124,7 +124,18 @@ def _deciding_paths(source: str, names: frozenset[str]) -> tuple[str, ...]:
     return tuple(seen)
 
 
+def _canonical(value: Any) -> Any:
+    """Maps with their keys sorted: CEL hands maps back in hash order, which differs run to run, and a report
+    must read the same for the same cluster."""
+    if isinstance(value, dict):
+        return {k: _canonical(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
+
+
 def _clip(value: Any, limit: int) -> Any:
+    value = _canonical(value)
     if isinstance(value, str) and len(value) > limit:
         return value[:limit] + "…"
     if isinstance(value, list | dict):

@@ -369,6 +369,9 @@ class JournalEntry:
     verb: str
     status: int = 0
     ms: float = 0.0
+    #: with an authorizer: the RBAC attributes asked (verb, group, resource, subresource, namespace, name), the answer
+    attrs: tuple[str, str, str, str, str, str] | None = None
+    allowed: bool | None = None
 
 
 @dataclass
@@ -801,6 +804,10 @@ class FakeApiServer:
         self.user = f"system:serviceaccount:{data.namespace}:llmd-triage"
         self._faults: list[Fault] = []
         self._deny: list[DenyRule] = []
+        #: optional RBAC authorizer, (verb, group, resource, subresource, namespace, name) -> allowed: every resource
+        #: request (and every SelfSubjectAccessReview it answers) goes through it; discovery stays open to all, as
+        #: the system:discovery ClusterRole makes it on a real cluster
+        self.authorize: Callable[[str, str, str, str, str, str], bool] | None = None
         self._catalog: Catalog | None = None
         self._catalog_sig: tuple[int, int] = (0, -1)
         self._lock = threading.Lock()
@@ -1083,8 +1090,9 @@ class FakeApiServer:
         if self.latency:
             await asyncio.sleep(self.latency)
         public = request.method == "GET" and request.path.rstrip("/") in PUBLIC_PATHS
-        if not public and request.headers.get("Authorization", "") != f"Bearer {self.token}":
-            return status_response(401, "Unauthorized")
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        if not public and not (scheme.lower() == "bearer" and presented.strip() == self.token):
+            return status_response(401, "Unauthorized")  # the scheme is case-insensitive, as in the API server
         fault = self._take_fault(request.method, request.path)
         midstream_drop = False
         if fault is not None:
@@ -1117,6 +1125,12 @@ class FakeApiServer:
         if (res.namespaced and info.name and not info.namespace) or (not res.namespaced and info.namespace):
             return self._not_found(ReqInfo("unknown"))
         is_ssar = res.kind == "SelfSubjectAccessReview" and request.method == "POST" and not info.name
+        if self.authorize is not None:
+            rverb = rbac_verb(verb, info)
+            entry.attrs = (rverb, info.group, info.plural, info.subresource, info.namespace, info.name)
+            entry.allowed = bool(self.authorize(*entry.attrs))
+            if not entry.allowed:
+                return self._forbidden(rverb, info)
         if (
             self._denied(rbac_verb(verb, info), info.group, info.plural, info.subresource, info.namespace)
             and not is_ssar
@@ -1385,13 +1399,10 @@ class FakeApiServer:
         attrs = spec.get("resourceAttributes")
         allowed = True
         if isinstance(attrs, dict):
-            allowed = not self._denied(
-                attrs.get("verb") or "",
-                attrs.get("group") or "",
-                attrs.get("resource") or "",
-                attrs.get("subresource") or "",
-                attrs.get("namespace") or "",
-            )
+            asked = tuple(str(attrs.get(k) or "") for k in ("verb", "group", "resource", "subresource", "namespace"))
+            allowed = not self._denied(*asked)
+            if allowed and self.authorize is not None:
+                allowed = bool(self.authorize(*asked, str(attrs.get("name") or "")))
         status: Obj = {"allowed": allowed}
         if allowed:
             status["reason"] = "loopback API server: allowed"

@@ -45,16 +45,25 @@ def test_run_json_is_the_same_walk(capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(capsys.readouterr().out)
     assert code == 1
     assert data["schema_version"] == 1
-    assert data["findings"] == [
-        {
-            "tree": "oom-kill",
-            "leaf": "clear-shm",
-            "severity": "high",
-            "outcome": "fix",
-            "target": data["walks"][0]["target"],
-            "verdict": "/dev/shm of qwen3-32b-decode-5f7d9c8b6-7xk2p filled with leftover NCCL / offload segments",
-        }
-    ]
+    [finding] = data["findings"]
+    assert {k: finding[k] for k in ("tree", "leaf", "severity", "outcome", "target", "verdict", "failing")} == {
+        "tree": "oom-kill",
+        "leaf": "clear-shm",
+        "severity": "high",
+        "outcome": "fix",
+        "target": data["walks"][0]["target"],
+        "verdict": "/dev/shm of qwen3-32b-decode-5f7d9c8b6-7xk2p filled with leftover NCCL / offload segments",
+        "failing": True,  # at or above the default --fail-on info
+    }
+    assert (
+        finding["steps"][0]["run"]
+        == "kubectl exec -n llm-d-demo qwen3-32b-decode-5f7d9c8b6-7xk2p -c vllm -- ls -la /dev/shm"
+    )
+    # the evidence that decided each branch: the condition, its values, and the probe lines it read
+    decided = {e["node"]: e for e in finding["evidence"]}
+    assert decided["termination-kind"]["values"] == {"term.reason": "OOMKilled"}
+    assert decided["termination-kind"]["probes"][0]["lines"][0] == "lastState.terminated.reason: OOMKilled"
+    assert [p["node"] for p in decided["host-ram"]["probes"]] == ["list-shm"]
     walk = data["walks"][0]
     assert walk["path"] == ["read-termination", "termination-kind", "list-shm", "host-ram", "clear-shm"]
     assert walk["steps"][3]["probe"] == "k8s.exec"

@@ -295,3 +295,13 @@ async def test_manual_choice_of_a_missing_node_is_unknown_not_a_crash() -> None:
     w = await walk(_tree("t.value"), TARGET, _cluster(), registry=REG, choices={"decide": "nowhere"})
     assert w.leaf is None and w.status == "unknown"
     assert w.steps[-1].error["message"] == "the choice 'nowhere' is not a node of this tree"
+
+
+def test_deciding_values_read_the_same_every_run() -> None:
+    """CEL hands maps back in hash order; the values a report shows are sorted so reports are stable."""
+    from llmd_triage.tree.conditions import Condition
+
+    cond = Condition.compile("size(x.m) > 0")
+    ctx = {"x": {"m": {"zeta": 1, "alpha": {"y": 2, "b": 3}, "b": 1}}}
+    values = cond.deciding_values(ctx)
+    assert list(values["x.m"]) == ["alpha", "b", "zeta"] and list(values["x.m"]["alpha"]) == ["b", "y"]
