@@ -5,28 +5,41 @@ built with the client's own serializer, so kubeconfig auth (tokens, client certs
 in-cluster service accounts) works as it does for any client. The client is synchronous; calls run
 in worker threads with a bound on concurrent exec/log calls, a deadline on every call, one retry
 on a reset connection, and a per-run cache so each LIST happens once per scope.
+
+The cache also answers from a LIST it holds: a GET of an object in it, and a LIST with selectors
+in its scope (filtered here with the selector code the snapshot backend uses). A kind asked for
+with selectors again and again in one scope (events of every target, the pods on every node) is
+read whole once, after SELECTOR_LISTS_BEFORE_WHOLE such requests, instead of once per target: a
+whole-cluster scan then costs about one LIST per kind and scope plus the logs and exec calls of
+the targets it walks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import re
 import shlex
 import threading
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from llmd_triage.cluster.base import ClusterError, ExecResult
+from llmd_triage.cluster.selectors import field_equalities, field_matcher, field_string, label_matcher
 
 DEFAULT_TIMEOUT = 20.0
 #: where a pod finds its service account; LLMD_TRIAGE_SA_DIR overrides it (tests, unusual mounts)
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 DEFAULT_CONCURRENCY = 8
+#: selector LISTs of one kind in one scope sent as such; the next one reads the whole scope once
+SELECTOR_LISTS_BEFORE_WHOLE = 2
 
 #: kinds of the core group and the common built-in groups: (apiVersion, kind) -> (plural, namespaced)
 _BUILTIN: dict[tuple[str, str], tuple[str, bool]] = {
@@ -125,8 +138,18 @@ class LiveCluster:
         ctx = ctx or KubeContext()
         self.timeout = timeout
         self._sem = asyncio.Semaphore(concurrency)
+        # the client is synchronous: calls run here, not in asyncio's default pool (min(32, CPUs + 4)
+        # threads, 6 on a 2-core laptop), so the bounded exec/log calls never starve the GETs and LISTs
+        self._pool = ThreadPoolExecutor(max_workers=2 * concurrency + 8, thread_name_prefix="llmd-triage-api")
         self._discovery: dict[str, dict[str, tuple[str, bool]] | None] = {}
         self._cache: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+        #: (path of a whole LIST) -> {(namespace, name): item}, for GETs answered from it
+        self._index: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+        #: (path of a whole LIST, field path) -> {value: items}, for `field=value` selectors answered from it
+        self._field_index: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+        #: (api_version, plural, namespace) -> selector LISTs sent in that scope this run
+        self._selector_lists: Counter[tuple[str, str, str | None]] = Counter()
+        self.selector_lists_before_whole = SELECTOR_LISTS_BEFORE_WHOLE
         self.prometheus = prometheus
         #: None unless the operator allowed creating debug pods (a mutation) with a flag
         self.debug_pods = debug_pods
@@ -205,11 +228,13 @@ class LiveCluster:
         import urllib3
 
         deadline = (timeout or self.timeout) + 5
+        loop = asyncio.get_running_loop()
+        call = functools.partial(fn, *args)
         try:
             if limited:
                 async with self._sem:
-                    return await asyncio.wait_for(asyncio.to_thread(fn, *args), deadline)
-            return await asyncio.wait_for(asyncio.to_thread(fn, *args), deadline)
+                    return await asyncio.wait_for(loop.run_in_executor(self._pool, call), deadline)
+            return await asyncio.wait_for(loop.run_in_executor(self._pool, call), deadline)
         except TimeoutError:
             raise ClusterError("timeout", f"{what}: no answer within {deadline:g}s") from None
         except urllib3.exceptions.ReadTimeoutError:
@@ -302,9 +327,82 @@ class LiveCluster:
     async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
         plural, namespaced = await self.resource(api_version, kind)
         ns = namespace if namespaced else None
+        for path in self._whole_paths(api_version, plural, namespaced, ns):
+            index = self._held_index(path)
+            if index is not None and (ns or "", name) in index:
+                return index[(ns or "", name)]
         can_i = f"kubectl auth can-i get {plural}" + (f" -n {ns}" if ns else "")
         path = self._path(api_version, plural, namespaced, ns, name)
         return await self._once(("get", path), lambda: self._get_json(path, None, f"get {kind} {name}", can_i))
+
+    def _whole_paths(self, api_version: str, plural: str, namespaced: bool, ns: str | None) -> list[str]:
+        """Paths of the LISTs without selectors that hold every object of scope `ns`: its own, then all namespaces."""
+        own = self._path(api_version, plural, namespaced, ns, None)
+        every = self._path(api_version, plural, namespaced, None, None)
+        return [own] if own == every else [own, every]
+
+    def _held(self, path: str) -> asyncio.Future[Any] | None:
+        """The run's LIST of `path` without selectors: done, in flight, or None."""
+        fut = self._cache.get(("list", path, ()))
+        if fut is None or (fut.done() and (fut.cancelled() or fut.exception() is not None)):
+            return None
+        return fut
+
+    def _held_index(self, path: str) -> dict[tuple[str, str], dict[str, Any]] | None:
+        fut = self._held(path)
+        if fut is None or not fut.done():
+            return None
+        index = self._index.get(path)
+        if index is None:
+            index = {
+                ((i.get("metadata") or {}).get("namespace") or "", (i.get("metadata") or {}).get("name") or ""): i
+                for i in fut.result()
+            }
+            self._index[path] = index
+        return index
+
+    async def _from_whole(
+        self,
+        api_version: str,
+        kind: str,
+        plural: str,
+        namespaced: bool,
+        ns: str | None,
+        label_selector: str | None,
+        field_selector: str | None,
+    ) -> list[dict[str, Any]] | None:
+        """A selector LIST answered from a whole LIST of its scope, or None to send it as it is."""
+        try:
+            lm, fm = label_matcher(label_selector), field_matcher(field_selector)
+        except ValueError:
+            return None  # the API server says what is wrong with it
+        paths = self._whole_paths(api_version, plural, namespaced, ns)
+        held = next((p for p in paths if self._held(p) is not None), None)
+        scope = (api_version, plural, ns)
+        if held is None:
+            self._selector_lists[scope] += 1
+            if self._selector_lists[scope] <= self.selector_lists_before_whole:
+                return None
+            held = paths[0]
+        try:
+            items = await self.list(api_version, kind, ns if held == paths[0] else None)
+        except ClusterError:
+            return None  # e.g. allowed with a selector but not whole: ask as asked
+        equal = field_equalities(field_selector)
+        if equal:  # the pods of one node, the events of one object: look the first term up
+            field, value = equal[0]
+            index = self._field_index.get((held, field))
+            if index is None:
+                index = {}
+                for i in items:
+                    index.setdefault(field_string(i, field), []).append(i)
+                self._field_index[(held, field)] = index
+            items = index.get(value, [])
+        return [
+            i
+            for i in items
+            if (ns is None or ((i.get("metadata") or {}).get("namespace") or "") == ns) and fm(i) and lm(i)
+        ]
 
     async def list(
         self,
@@ -316,6 +414,10 @@ class LiveCluster:
     ) -> list[dict[str, Any]]:
         plural, namespaced = await self.resource(api_version, kind)
         ns = namespace if namespaced else None
+        if label_selector or field_selector:
+            local = await self._from_whole(api_version, kind, plural, namespaced, ns, label_selector, field_selector)
+            if local is not None:
+                return local
         query = [(k, v) for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v]
         can_i = f"kubectl auth can-i list {plural}" + (f" -n {ns}" if ns else " -A" if namespaced else "")
         path = self._path(api_version, plural, namespaced, ns, None)
@@ -409,36 +511,35 @@ class LiveCluster:
         limit_bytes: int,
         stop: threading.Event | None = None,
     ) -> ExecResult:
-        from kubernetes import client
         from kubernetes.client.exceptions import ApiException
-        from kubernetes.stream import stream
+        from kubernetes.stream.ws_client import websocket_call
 
-        # `stream()` swaps `request` on the ApiClient it is given for the length of the handshake
-        # (kubernetes-client/python#928): on the shared client, a LIST running in another thread at that moment
-        # goes out as a websocket and fails with "Handshake status 200 OK". Each exec gets its own ApiClient on
-        # the same configuration; the websocket it returns does not need the client afterwards.
-        ws_api = client.ApiClient(configuration=self.api.configuration)
-        core = client.CoreV1Api(ws_api)
-        kwargs: dict[str, Any] = {
-            "command": argv,
-            "stderr": True,
-            "stdin": False,
-            "stdout": True,
-            "tty": False,
-            "_preload_content": False,
-            "_request_timeout": timeout,
-        }
+        # The request is serialized by the shared ApiClient (auth headers, exec-plugin tokens) and opened
+        # with the client's own websocket call. Not through `stream(CoreV1Api(...).connect_get_namespaced_pod_exec)`:
+        # that swaps a method on the ApiClient it is given for the length of the handshake
+        # (kubernetes-client/python#928), so it needs a private ApiClient per exec, and the first call imports
+        # the whole generated CoreV1Api module (~0.3 s) and builds its pydantic validators while the other
+        # exec threads wait on the import lock.
+        query: list[tuple[str, Any]] = [("command", a) for a in argv]
         if container:
-            kwargs["container"] = container
+            query.append(("container", container))
+        query += [("stderr", True), ("stdin", False), ("stdout", True), ("tty", False)]
+        _method, url, headers, _body, _post = self.api.param_serialize(
+            method="GET",
+            resource_path=f"/api/v1/namespaces/{namespace}/pods/{pod}/exec",
+            query_params=query,
+            header_params={"Accept": "*/*"},
+            auth_settings=["BearerToken"],
+        )
         self.requests += 1
         try:
-            ws = stream(core.connect_get_namespaced_pod_exec, pod, namespace, **kwargs)
+            ws = websocket_call(
+                self.api.configuration, "GET", url, headers=headers, _request_timeout=timeout, _preload_content=False
+            )
         except ApiException as exc:
             status, body = _handshake_failure(exc)
             can_i = f"kubectl auth can-i create pods/exec -n {namespace}"
             raise _error_for(status, body, f"exec in {namespace}/{pod}", can_i) from None
-        finally:
-            ws_api.close()
         out, err = [], []
         size, truncated = 0, False
         end = time.monotonic() + timeout

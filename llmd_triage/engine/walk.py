@@ -17,7 +17,7 @@ from llmd_triage.cluster.base import Cluster, ClusterError, TargetRef
 from llmd_triage.engine.record import LeafResult, StepRecord, StepText, Walk
 from llmd_triage.probes.base import ProbeFailure, ProbeResult
 from llmd_triage.probes.registry import Registry, default_registry
-from llmd_triage.tree.conditions import ConditionUnknown
+from llmd_triage.tree.conditions import Bindings, ConditionUnknown
 from llmd_triage.tree.model import DecisionNode, Leaf, ProbeNode, Tree
 from llmd_triage.tree.templating import render_value
 
@@ -290,16 +290,17 @@ class _Walker:
     def _evaluate(self, node: DecisionNode, step: StepRecord) -> str | None:
         """First true branch wins; no match takes `default`; anything unevaluable takes `unknown`."""
         current = None
+        env = Bindings(self.context)  # converted to CEL once for every branch and its deciding values
         try:
             for i, branch in enumerate(node.branches, 1):
                 current = branch
-                if branch.condition.test(self.context):
+                if branch.condition.test(env):
                     step.condition = branch.condition.source
-                    step.values = branch.condition.deciding_values(self.context)
+                    step.values = branch.condition.deciding_values(env)
                     step.branch = branch.label or f"branch {i}"
                     return branch.goto
             current = None
-            step.values = {k: v for b in node.branches for k, v in b.condition.deciding_values(self.context).items()}
+            step.values = {k: v for b in node.branches for k, v in b.condition.deciding_values(env).items()}
             if node.default:
                 step.branch = "default (no branch matched)"
                 return node.default
@@ -330,7 +331,7 @@ class _Walker:
         return out
 
     async def finish(self, leaf: Leaf) -> None:
-        ctx = self.context
+        ctx = Bindings(self.context)  # converted to CEL once for all the leaf's texts
         result = LeafResult(
             id=leaf.id,
             outcome=leaf.outcome,

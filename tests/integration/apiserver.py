@@ -757,6 +757,11 @@ def table_for(res: Resource, items: list[Obj], include: str) -> Obj:
     }
 
 
+def _ns_name(o: Obj) -> tuple[str, str]:
+    meta = o.get("metadata") or {}
+    return meta.get("namespace") or "", meta.get("name") or ""
+
+
 def _wants_table(request: web.Request) -> bool:
     accept = request.headers.get("Accept", "")
     return any("as=Table" in part and "g=meta.k8s.io" in part for part in accept.split(","))
@@ -810,6 +815,10 @@ class FakeApiServer:
         self.authorize: Callable[[str, str, str, str, str, str], bool] | None = None
         self._catalog: Catalog | None = None
         self._catalog_sig: tuple[int, int] = (0, -1)
+        self._sorted: dict[tuple[str, str, str], list[Obj]] = {}
+        self._sorted_for: Catalog | None = None
+        self._exec_index: dict[str, list[tuple[int, Obj]]] = {}
+        self._exec_index_sig: tuple[int, int] = (0, -1)
         self._lock = threading.Lock()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -1244,19 +1253,31 @@ class FakeApiServer:
         return out
 
     def _objects(self, res: Resource, namespace: str) -> list[Obj]:
-        objs = self._namespaces() if res.kind == "Namespace" and res.group == "" else self.catalog.objects_of(res)
+        if res.kind == "Namespace" and res.group == "":
+            objs = self._namespaces()
+        else:
+            # sorted once per catalog (thousands of pods, asked for in 500-item pages by kubectl)
+            catalog = self.catalog
+            key = (res.group, res.version, res.plural)
+            objs = self._sorted.get(key) if self._sorted_for is catalog else None
+            if self._sorted_for is not catalog:
+                self._sorted, self._sorted_for = {}, catalog
+            if objs is None:
+                objs = self._sorted[key] = sorted(catalog.objects_of(res), key=_ns_name)
+            if not namespace:
+                return objs
         if namespace:
             objs = [o for o in objs if (o.get("metadata") or {}).get("namespace", "") == namespace]
-        return sorted(
-            objs,
-            key=lambda o: (
-                (o.get("metadata") or {}).get("namespace") or "",
-                (o.get("metadata") or {}).get("name") or "",
-            ),
-        )
+        return sorted(objs, key=_ns_name)
 
     def _get(self, request: web.Request, res: Resource, info: ReqInfo) -> web.StreamResponse:
-        for o in self._objects(res, info.namespace):
+        direct = self.data.objects.get((res.kind.lower(), info.namespace or "", info.name))
+        if res.kind != "Namespace" and direct is not None:  # by key, not by a walk over every object of the kind
+            group = split_api_version(str(direct.get("apiVersion") or "v1"))[0]
+            candidates = [direct] if res.builtin or group == res.group else []
+        else:
+            candidates = self._objects(res, info.namespace)
+        for o in candidates:
             if (o.get("metadata") or {}).get("name") == info.name:
                 obj = self._served(res, o)
                 if _wants_table(request):
@@ -1279,9 +1300,9 @@ class FakeApiServer:
             fm = field_matcher((query.get("fieldSelector") or [""])[-1])
         except ValueError as exc:
             return status_response(400, f"unable to parse requirement: {exc}")
-        items = [self._served(res, o) for o in self._objects(res, info.namespace) if lm(o) and fm(o)]
+        items = [o for o in self._objects(res, info.namespace) if lm(o) and fm(o)]
         if watch:
-            return await self._watch(request, items, query, entry)
+            return await self._watch(request, [self._served(res, o) for o in items], query, entry)
         meta: Obj = {"resourceVersion": "1"}
         limit = int((query.get("limit") or ["0"])[-1] or 0)
         cont = (query.get("continue") or [""])[-1]
@@ -1297,6 +1318,7 @@ class FakeApiServer:
                 meta["continue"] = base64.urlsafe_b64encode(str(end).encode()).decode()
                 meta["remainingItemCount"] = len(items) - end
             items = items[start:end]
+        items = [self._served(res, o) for o in items]  # only the page asked for
         if _wants_table(request):
             include = (query.get("includeObject") or ["PartialObjectMetadata"])[-1]
             table = table_for(res, items, include)
@@ -1489,7 +1511,15 @@ class FakeApiServer:
         return status_response(405, "the server does not allow this method on the requested resource")
 
     def _exec_record(self, namespace: str, pod: str, container: str | None, argv: list[str]) -> Obj | None:
-        for rec in self.data.execs:
+        # the records of this pod and the "*" ones, in file order (an index: a synthetic install has thousands)
+        execs = self.data.execs
+        if self._exec_index_sig != (id(execs), len(execs)):
+            index: dict[str, list[tuple[int, Obj]]] = {}
+            for i, rec in enumerate(execs):
+                index.setdefault(str(rec.get("pod")), []).append((i, rec))
+            self._exec_index, self._exec_index_sig = index, (id(execs), len(execs))
+        candidates = sorted(self._exec_index.get(pod, []) + self._exec_index.get("*", []), key=lambda ir: ir[0])
+        for _i, rec in candidates:
             if rec.get("namespace", namespace) != namespace or rec.get("pod") not in (pod, "*"):
                 continue
             if container and rec.get("container") and rec["container"] != container:
