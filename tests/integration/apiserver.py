@@ -788,6 +788,10 @@ class FakeApiServer:
         #: opt-in: accept the writes of confirmed remediation (patch a node, evict or delete a pod), honouring
         #: dryRun=All; every write that changed something is listed in `remediations`
         self.allow_remediation_writes = False
+        #: opt-in: accept creates (POST to a collection) and JSON merge patches of any object (`toolbox apply`);
+        #: each one that changed something is listed in `object_writes`
+        self.allow_object_writes = False
+        self.object_writes: list[str] = []
         #: exec websockets being served right now (a client that goes away must bring this back to 0)
         self.open_execs = 0
         self.remediations: list[str] = []
@@ -1153,6 +1157,8 @@ class FakeApiServer:
             answer = await self._remediation_write(request, res.kind, info, query)
             if answer is not None:
                 return answer
+        if self.allow_object_writes and request.method in ("POST", "PATCH") and not info.subresource:
+            return await self._object_write(request, res.kind, info)
         if self.allow_pod_writes and res.kind == "Pod" and request.method in ("POST", "DELETE"):
             return await self._pod_write(request, info)
         if request.method not in ("GET", "HEAD"):
@@ -1490,6 +1496,38 @@ class FakeApiServer:
                 self.remediations.append(f"delete pod/{info.namespace}/{info.name}")
             return json_response(obj)
         return None
+
+    async def _object_write(self, request: web.Request, kind: str, info: ReqInfo) -> web.StreamResponse:
+        """Create (409 when it exists) or merge-patch (404 when it does not) any object, like the API server."""
+        body = await request.json()
+        if request.method == "POST" and not info.name:
+            meta = body.setdefault("metadata", {})
+            if info.namespace:
+                meta["namespace"] = info.namespace
+            key = (kind.lower(), meta.get("namespace") or "", meta.get("name", ""))
+            if key in self.data.objects:
+                return status_response(409, f'{info.plural} "{meta.get("name")}" already exists')
+            self.data.add_object(body)
+            self.object_writes.append(f"create {kind}/{meta.get('name')}")
+            return json_response(body, status=201)
+        if request.method == "PATCH" and info.name:
+            obj = self.data.objects.get((kind.lower(), info.namespace or "", info.name))
+            if obj is None:
+                return self._not_found(info)
+
+            def merge(into: Obj, patch: Obj) -> None:
+                for k, v in patch.items():
+                    if v is None:
+                        into.pop(k, None)
+                    elif isinstance(v, dict) and isinstance(into.get(k), dict):
+                        merge(into[k], v)
+                    else:
+                        into[k] = v
+
+            merge(obj, body)
+            self.object_writes.append(f"patch {kind}/{info.name}")
+            return json_response(obj)
+        return status_response(405, "the server does not allow this method on the requested resource")
 
     async def _pod_write(self, request: web.Request, info: ReqInfo) -> web.StreamResponse:
         """Create or delete a pod (only with `allow_pod_writes`, for opt-in debug pods): a created pod is

@@ -132,3 +132,30 @@ async def test_the_tui_nvtop_key_opens_the_toolbox_pod(tmp_path: Path) -> None:
     argv = ran[0]
     assert argv[argv.index("-n") + 1 : argv.index("-n") + 3] == ["llmd-triage", name]
     assert "-c" not in argv[: argv.index("--")]  # the toolbox has one container: no -c
+
+
+def test_toolbox_apply_shows_the_diff_asks_and_applies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    srv, _, kc = serve(load_snapshot(DEMO), tmp_path)
+    srv.allow_object_writes = True
+    base = ["toolbox", "apply", "--kubeconfig", str(kc)]
+    try:
+        assert main(base) == 2  # not a terminal and no --yes: nothing is applied
+        assert "not applied" in capsys.readouterr().err and srv.object_writes == []
+        assert main([*base, "--yes"]) == 0
+        out = capsys.readouterr().out
+        assert "+ create Namespace/llmd-triage" in out and "+ create DaemonSet/llmd-triage-toolbox" in out
+        assert srv.object_writes == [
+            "create Namespace/llmd-triage",
+            "create ServiceAccount/llmd-triage-toolbox",
+            "create DaemonSet/llmd-triage-toolbox",
+        ]
+        assert main([*base, "--yes"]) == 0
+        assert "the toolbox is up to date" in capsys.readouterr().out
+        assert main([*base, "--yes", "--image", "registry.local/toolbox:2"]) == 0
+        out = capsys.readouterr().out
+        changed = [line[0] + line[1:].strip() for line in out.splitlines() if line[:1] in "-+" and "image:" in line]
+        assert changed == ["-image: ghcr.io/llm-d/llmd-triage-toolbox:latest", "+image: registry.local/toolbox:2"]
+        assert srv.object_writes[-1] == "patch DaemonSet/llmd-triage-toolbox"
+    finally:
+        srv.stop()
+    assert not [j for j in srv.journal if j.method not in ("GET", "POST", "PATCH")]
