@@ -492,11 +492,45 @@ def cmd_preflight(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
         print("  ".join(x.ljust(w) for x, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
+    if any(p == "node.exec" for c in checks for p in c.probes):
+        asyncio.run(_print_node_pods(cluster, target))
     if all(c.allowed is None for c in checks) and checks:
         err = checks[0].error or "no answer"
         print(f"llmd-triage: access reviews failed: {err}", file=sys.stderr)
         return Exit.CLUSTER
     return Exit.FINDINGS if any(c.allowed is False for c in checks) else Exit.OK
+
+
+async def _print_node_pods(cluster: Any, target: Any) -> None:
+    """Where node-level commands would run: the search order, and what each GPU node (or the pod's node) has."""
+    from llmd_triage.cluster.base import ClusterError
+    from llmd_triage.engine.toolbox_status import search_order
+    from llmd_triage.probes.node_exec import find_node_pods
+
+    print(
+        "node pods, tried in this order: " + " > ".join(search_order(os.environ.get("LLMD_TRIAGE_NODE_POD_SELECTOR")))
+    )
+    try:
+        if target.kind == "node":
+            nodes = [target.name]
+        elif target.kind == "pod" and target.name != "-":
+            nodes = [
+                ((await cluster.get("v1", "Pod", target.name, target.namespace)).get("spec") or {}).get("nodeName")
+            ]
+        else:
+            from llmd_triage.engine.scan import is_gpu_node
+
+            nodes = [n["metadata"]["name"] for n in await cluster.list("v1", "Node") if is_gpu_node(n)]
+    except ClusterError as exc:
+        print(f"  (cannot tell which nodes: {exc.message})")
+        return
+    for node in [n for n in nodes if n]:
+        try:
+            found = await find_node_pods(cluster, node)
+            pods = ", ".join(f"{p['metadata']['namespace']}/{p['metadata']['name']} ({what})" for p, _, what in found)
+            print(f"  {node}: {pods}")
+        except ClusterError as exc:
+            print(f"  {node}: none ({exc.hint or exc.message})")
 
 
 def cmd_capture(args: argparse.Namespace) -> int:

@@ -159,3 +159,19 @@ def test_toolbox_apply_shows_the_diff_asks_and_applies(tmp_path: Path, capsys: p
     finally:
         srv.stop()
     assert not [j for j in srv.journal if j.method not in ("GET", "POST", "PATCH")]
+
+
+def test_preflight_shows_the_node_pod_order_and_what_it_found(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = load_snapshot(DEMO)
+    with_toolbox(data, "gpu-node-c")
+    srv, _, kc = serve(data, tmp_path)
+    try:
+        main(["preflight", "--kubeconfig", str(kc), "--tree", "gpu-xid", "--target", "node/gpu-node-c"])
+    finally:
+        srv.stop()
+    out = capsys.readouterr().out
+    assert "node pods, tried in this order: llmd-triage toolbox" in out
+    line = next(line for line in out.splitlines() if line.strip().startswith("gpu-node-c:"))
+    assert line.index("llmd-triage-toolbox-cx7k2 (llmd-triage toolbox)") < line.index("nvidia-driver-daemonset-z6k9d")
