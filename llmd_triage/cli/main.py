@@ -116,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
     lint.add_argument("paths", nargs="*", help="tree files or folders (default: the bundled trees)")
     lint.add_argument("--output", choices=["text", "json"], default="text")
     lint.add_argument("--no-tests", action="store_true", help="skip the test-coverage rules")
+    lint.add_argument(
+        "--actions", action="store_true", help="also list every remediation action the trees offer (what they change)"
+    )
 
     graph = sub.add_parser("graph", help="draw a tree as Mermaid or Graphviz dot")
     graph.add_argument("tree", help="tree id or file")
@@ -194,6 +197,9 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or notes on stderr (errors only)")
     p.add_argument("--probe-timeout", type=float, default=20.0, metavar="SECONDS")
     p.add_argument("--deadline", type=float, default=120.0, metavar="SECONDS", help="per walk")
+    from llmd_triage.cli import remediate
+
+    remediate.add_arguments(p)
 
 
 def _cluster_args(p: argparse.ArgumentParser) -> None:
@@ -362,7 +368,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         await asyncio.gather(*(one(t, tg) for t, tg in jobs))
 
-    return _walk_and_report(args, spec, scope, go, unreachable_exit=True)
+    return _walk_and_report(args, spec, scope, go, unreachable_exit=True, cluster=cluster)
 
 
 def _is_snapshot(cluster: Any) -> bool:
@@ -372,7 +378,13 @@ def _is_snapshot(cluster: Any) -> bool:
 
 
 def _walk_and_report(
-    args: argparse.Namespace, spec: Any, scope: dict[str, Any], go: Any, *, unreachable_exit: bool = False
+    args: argparse.Namespace,
+    spec: Any,
+    scope: dict[str, Any],
+    go: Any,
+    *,
+    unreachable_exit: bool = False,
+    cluster: Any = None,
 ) -> int:
     """Run the walks (`go(progress, collected)`), then write the report of what finished, interrupted or not.
 
@@ -432,6 +444,10 @@ def _walk_and_report(
         progress.note(f"wrote {spec.path} ({spec.format})")
     if interrupted:
         return Exit.INTERRUPTED
+    if getattr(args, "apply_remediation", False) and cluster is not None:
+        from llmd_triage.cli.remediate import apply_findings
+
+        apply_findings(args, cluster, collected, lambda line: print(line, file=sys.stderr))
     bar = severity_rank(args.fail_on)
     hit = any(w.leaf and w.leaf.is_finding and severity_rank(w.leaf.severity) >= bar for w in collected)
     return Exit.FINDINGS if hit else Exit.OK
@@ -623,7 +639,7 @@ def _scan(
             deadline=args.deadline,
         )
 
-    return _walk_and_report(args, spec, scope, go)
+    return _walk_and_report(args, spec, scope, go, cluster=cluster)
 
 
 def cmd_rbac(args: argparse.Namespace) -> int:
@@ -677,17 +693,49 @@ def cmd_lint(args: argparse.Namespace) -> int:
     for t in trees:
         findings.extend(lint_tree(t, ctx))
     errors = [f for f in findings if f.severity == "error"]
+    actions = _actions_of(trees) if args.actions else None
     if args.output == "json":
-        print(json.dumps({"files": [str(f) for f in files], "findings": [f.as_dict() for f in findings]}, indent=2))
+        doc: dict[str, Any] = {"files": [str(f) for f in files], "findings": [f.as_dict() for f in findings]}
+        if actions is not None:
+            doc["actions"] = actions
+        print(json.dumps(doc, indent=2))
     else:
         for f in findings:
             print(f if f.severity == "error" else f"{f} [warning]")
+        for a in actions or []:
+            flag = "DANGEROUS " if a["dangerous"] else ""
+            print(f"{a['file']}:{a['line']}: action: {a['tree']}/{a['leaf']}: {flag}{a['kind']} {a['target']}")
         sys.stdout.flush()  # findings before the summary on a shared terminal
         print(
             f"{len(files)} tree file(s), {len(errors)} error(s), {len(findings) - len(errors)} warning(s)",
             file=sys.stderr,
         )
     return Exit.FINDINGS if errors else Exit.OK
+
+
+def _actions_of(trees: list[Any]) -> list[dict[str, Any]]:
+    """Every action a tree set offers, with where it is declared: what these trees could change, for review."""
+    from llmd_triage.engine.actions import DANGEROUS
+    from llmd_triage.tree.loader import node_location
+    from llmd_triage.tree.model import Leaf
+
+    out = []
+    for t in sorted(trees, key=lambda t: t.id):
+        for leaf in (n for n in t.nodes.values() if isinstance(n, Leaf)):
+            for i, a in enumerate(leaf.actions):
+                loc = node_location(t, leaf.id, "actions", i)
+                out.append(
+                    {
+                        "tree": t.id,
+                        "leaf": leaf.id,
+                        "kind": a.kind,
+                        "target": a.target.source,
+                        "dangerous": a.kind in DANGEROUS,
+                        "file": loc.file,
+                        "line": loc.line,
+                    }
+                )
+    return out
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
