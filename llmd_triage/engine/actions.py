@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -21,8 +22,12 @@ from llmd_triage.cluster.base import ClusterError, ClusterWriter
 #: set on a node this tool cordoned; uncordon only ever undoes a cordon that carries it
 CORDON_ANNOTATION = "llmd-triage.llm-d.ai/cordoned-by"
 #: kinds whose effect reaches beyond one object: the operator must type the target's name back
-DANGEROUS = frozenset({"drain", "delete-pod"})
+DANGEROUS = frozenset({"drain", "delete-pod", "rollout-restart", "scale"})
 NODE_KINDS = frozenset({"cordon", "uncordon", "drain"})
+#: kinds whose target is KIND/NAME of a workload (or any object, for annotate)
+OBJECT_KINDS = frozenset({"rollout-restart", "scale", "annotate"})
+_RESTARTABLE = {"Deployment", "StatefulSet", "DaemonSet"}
+_SCALABLE = {"Deployment", "StatefulSet", "LeaderWorkerSet", "ReplicaSet"}
 
 
 @dataclass
@@ -33,17 +38,52 @@ class ActionPlan:
     title: str
     command: str
     dangerous: bool
+    api_version: str = "v1"
+    resource_kind: str = ""
+    value: str | None = None
 
     @property
     def target(self) -> str:
-        return f"node/{self.name}" if self.kind in NODE_KINDS else f"pod/{self.namespace}/{self.name}"
+        if self.kind in NODE_KINDS:
+            return f"node/{self.name}"
+        if self.kind in OBJECT_KINDS:
+            return f"{self.resource_kind.lower()}/{self.namespace or ''}/{self.name}".replace("//", "/")
+        return f"pod/{self.namespace}/{self.name}"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def kubectl_equivalent(kind: str, name: str, namespace: str | None) -> str:
+def _object_ref(ref: str) -> tuple[str, str, str]:
+    """`deploy/NAME`, `lws/NAME`, `pod/NAME`, `node/NAME` -> (apiVersion, Kind, NAME)."""
+    from llmd_triage.cluster.base import WORKLOAD_KINDS
+
+    short, sep, name = ref.partition("/")
+    short = short.strip().lower()
+    if not sep or not name or "/" in name:
+        raise ValueError(f"action target {ref!r}: use KIND/NAME (deploy/NAME, sts/NAME, lws/NAME ...)")
+    if short in ("pod", "pods", "po"):
+        return "v1", "Pod", name
+    if short in ("node", "nodes", "no"):
+        return "v1", "Node", name
+    if short not in WORKLOAD_KINDS:
+        raise ValueError(f"action target {ref!r}: unknown kind {short!r}")
+    api, kind = WORKLOAD_KINDS[short]
+    return api, kind, name
+
+
+def kubectl_equivalent(
+    kind: str, name: str, namespace: str | None, resource_kind: str = "", value: str | None = None
+) -> str:
     q = shlex.quote
+    ns = f" -n {q(namespace)}" if namespace else ""
+    ref = f"{resource_kind.lower()}/{name}"
+    if kind == "rollout-restart":
+        return f"kubectl rollout restart {q(ref)}{ns}"
+    if kind == "scale":
+        return f"kubectl scale {q(ref)}{ns} --replicas={q(str(value))}"
+    if kind == "annotate":
+        return f"kubectl annotate {q(ref)}{ns} {q(str(value))} --overwrite"
     if kind == "cordon":
         return f"kubectl cordon {q(name)}"
     if kind == "uncordon":
@@ -55,7 +95,36 @@ def kubectl_equivalent(kind: str, name: str, namespace: str | None) -> str:
     raise ValueError(f"unknown action kind {kind!r}")
 
 
-def make_plan(kind: str, name: str, namespace: str | None, title: str | None) -> ActionPlan:
+def make_plan(kind: str, name: str, namespace: str | None, title: str | None, value: str | None = None) -> ActionPlan:
+    """A plan from rendered fields; ValueError when the target or value cannot be what the kind needs."""
+    if kind in OBJECT_KINDS:
+        api, rkind, obj = _object_ref(name)
+        if kind == "rollout-restart" and rkind not in _RESTARTABLE:
+            raise ValueError(f"rollout-restart: {rkind} cannot be restarted this way")
+        if kind == "scale":
+            if rkind not in _SCALABLE:
+                raise ValueError(f"scale: {rkind} has no replicas")
+            if not (value or "").isdigit() or int(value or 0) > 10_000:
+                raise ValueError(f"scale: replicas {value!r} is not a count")
+        if kind == "annotate" and not re.fullmatch(r"[A-Za-z0-9./_-]{1,253}=[^\n]{0,1024}", value or ""):
+            raise ValueError(f"annotate: {value!r} is not KEY=VALUE")
+        ns = None if rkind == "Node" else namespace
+        titles = {
+            "rollout-restart": f"Restart every pod of {rkind} {ns}/{obj}, one by one as its update strategy says",
+            "scale": f"Scale {rkind} {ns}/{obj} to {value} replica(s)",
+            "annotate": f"Annotate {rkind} {obj} with {value}",
+        }
+        return ActionPlan(
+            kind=kind,
+            name=obj,
+            namespace=ns,
+            title=title or titles[kind],
+            command=kubectl_equivalent(kind, obj, ns, rkind, value),
+            dangerous=kind in DANGEROUS,
+            api_version=api,
+            resource_kind=rkind,
+            value=value,
+        )
     ns = None if kind in NODE_KINDS else namespace
     default_titles = {
         "cordon": f"Cordon node {name}: nothing new is scheduled on it",
@@ -145,6 +214,19 @@ async def _run(
     if plan.kind == "delete-pod":
         await writer.delete("v1", "Pod", plan.name, plan.namespace, dry_run=dry_run)
         return [f"pod/{plan.name} deleted"]
+    if plan.kind in OBJECT_KINDS:
+        if plan.kind == "rollout-restart":
+            stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            patch: dict[str, Any] = {
+                "spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}
+            }
+        elif plan.kind == "scale":
+            patch = {"spec": {"replicas": int(plan.value or 0)}}
+        else:
+            key, _, val = (plan.value or "").partition("=")
+            patch = {"metadata": {"annotations": {key: val}}}
+        await writer.patch(plan.api_version, plan.resource_kind, plan.name, plan.namespace, patch, dry_run=dry_run)
+        return [f"{plan.target}: {plan.kind} done"]
     if plan.kind == "drain":
         await writer.patch("v1", "Node", plan.name, None, _cordon_patch(node, user), dry_run=dry_run)
         out = [f"node/{plan.name} cordoned"]

@@ -324,10 +324,14 @@ class _Walker:
                 name = str(a.target.render(self.context, strict=True)).strip()
                 ns = a.namespace.render(self.context, strict=True).strip() if a.namespace else self.target.namespace
                 title = a.title.render(self.context) if a.title else None
+                value = a.value.render(self.context, strict=True).strip() if a.value else None
             except ConditionUnknown:
                 continue
             if name:
-                out.append(make_plan(a.kind, name, ns, title).as_dict())
+                try:
+                    out.append(make_plan(a.kind, name, ns, title, value).as_dict())
+                except ValueError:
+                    continue  # a target or value the cluster data made unusable: offer nothing rather than guess
         return out
 
     async def finish(self, leaf: Leaf) -> None:

@@ -260,6 +260,7 @@ def _build(ctx: _Ctx) -> Tree:
                         _compile_template(ctx, (*apath, "target"), a["target"]) or Template.literal(""),
                         _compile_template(ctx, (*apath, "namespace"), a.get("namespace")),
                         _compile_template(ctx, (*apath, "title"), a.get("title")),
+                        _compile_template(ctx, (*apath, "value"), a.get("value")),
                     )
                 )
             node = Leaf(

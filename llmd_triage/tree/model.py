@@ -89,7 +89,9 @@ class Step:
     run: Template | None = None
 
 
-ACTION_KINDS: tuple[str, ...] = ("cordon", "uncordon", "drain", "delete-pod")
+ACTION_KINDS: tuple[str, ...] = (
+    "cordon", "uncordon", "drain", "delete-pod", "rollout-restart", "scale", "annotate",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class Action:
     target: Template
     namespace: Template | None = None
     title: Template | None = None
+    value: Template | None = None
 
 
 @dataclass(frozen=True)

@@ -1158,7 +1158,7 @@ class FakeApiServer:
             if answer is not None:
                 return answer
         if self.allow_object_writes and request.method in ("POST", "PATCH") and not info.subresource:
-            return await self._object_write(request, res.kind, info)
+            return await self._object_write(request, res.kind, info, query)
         if self.allow_pod_writes and res.kind == "Pod" and request.method in ("POST", "DELETE"):
             return await self._pod_write(request, info)
         if request.method not in ("GET", "HEAD"):
@@ -1497,9 +1497,14 @@ class FakeApiServer:
             return json_response(obj)
         return None
 
-    async def _object_write(self, request: web.Request, kind: str, info: ReqInfo) -> web.StreamResponse:
-        """Create (409 when it exists) or merge-patch (404 when it does not) any object, like the API server."""
+    async def _object_write(
+        self, request: web.Request, kind: str, info: ReqInfo, query: dict[str, list[str]]
+    ) -> web.StreamResponse:
+        """Create (409 when it exists) or merge-patch (404 when it does not) any object, like the API server;
+        with dryRun=All it answers the same and changes nothing."""
         body = await request.json()
+        if "All" in query.get("dryRun", []):
+            return json_response(body, status=201 if request.method == "POST" else 200)
         if request.method == "POST" and not info.name:
             meta = body.setdefault("metadata", {})
             if info.namespace:
