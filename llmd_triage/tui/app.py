@@ -180,9 +180,12 @@ class TriageApp(App[int]):
         if self.session.is_snapshot:
             self.notify("a snapshot has no live node to open", severity="warning")
             return
-        argv = self.session.node_pod_command(w, tool)
+        self.run_worker(self._into_node(w, tool), group="node", exclusive=True, exit_on_error=False)
+
+    async def _into_node(self, w: Walk, tool: str) -> None:
+        argv = await self.session.find_node_pod_command(w, tool)
         if argv is None:
-            self.notify("no node pod ran in this walk (open a node or GPU walk first)", severity="warning")
+            self.notify("no pod on this node can run it: see `llmd-triage toolbox status`", severity="warning")
             return
         if not self._custom_runner and shutil.which(argv[0]) is None:
             self.notify(f"{argv[0]} is not on PATH: run {' '.join(argv)}", severity="error")

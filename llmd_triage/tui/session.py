@@ -197,15 +197,42 @@ class Session:
             if "-n" not in head or head.index("-n") + 2 > len(head):
                 continue
             ns, pod = head[head.index("-n") + 1], head[head.index("-n") + 2]
-            container = ["-c", head[head.index("-c") + 1]] if "-c" in head else []
-            tool_argv = {
-                "nvtop": ["sh", "-c", "command -v nvtop >/dev/null && exec nvtop || exec nvidia-smi dmon"],
-                "dmon": ["nvidia-smi", "dmon"],
-                "shell": ["sh", "-c", "command -v bash >/dev/null && exec bash || exec sh"],
-            }[tool]
-            ctx = [] if self.is_snapshot else ["--context", self.context]
-            return ["kubectl", *ctx, "exec", "-it", "-n", ns, pod, *container, "--", *tool_argv]
+            container = head[head.index("-c") + 1] if "-c" in head else None
+            return self._exec_it(ns, pod, container, tool)
         return None
+
+    async def find_node_pod_command(self, w: Walk, tool: str) -> list[str] | None:
+        """The walk's own node pod, else the first node pod on the target's node (a pod walk that ran nothing
+        on the node, such as an OOM walk): the same search order the probes use."""
+        from llmd_triage.probes.node_exec import find_node_pods
+
+        argv = self.node_pod_command(w, tool)
+        if argv is not None:
+            return argv
+        t = w.target
+        try:
+            if t.get("kind") == "node":
+                node = t["name"]
+            else:
+                pod = await self.cluster.get("v1", "Pod", t["name"], t.get("namespace"))
+                node = (pod.get("spec") or {}).get("nodeName")
+            if not node:
+                return None
+            found, container, _ = (await find_node_pods(self.cluster, node))[0]
+        except (ClusterError, KeyError, IndexError):
+            return None
+        meta = found.get("metadata") or {}
+        return self._exec_it(meta.get("namespace", ""), meta.get("name", ""), container, tool)
+
+    def _exec_it(self, ns: str, pod: str, container: str | None, tool: str) -> list[str]:
+        tool_argv = {
+            "nvtop": ["sh", "-c", "command -v nvtop >/dev/null && exec nvtop || exec nvidia-smi dmon"],
+            "dmon": ["nvidia-smi", "dmon"],
+            "shell": ["sh", "-c", "command -v bash >/dev/null && exec bash || exec sh"],
+        }[tool]
+        ctx = [] if self.is_snapshot else ["--context", self.context]
+        c = ["-c", container] if container else []
+        return ["kubectl", *ctx, "exec", "-it", "-n", ns, pod, *c, "--", *tool_argv]
 
     async def run_action(self, plan: ActionPlan, walk_target: str) -> ActionOutcome:
         """Run a confirmed action (dry run first) and log the attempt; never on a snapshot."""

@@ -366,3 +366,27 @@ async def test_uncordon_only_undoes_a_cordon_this_tool_made(live_server: FakeApi
     assert CORDON_ANNOTATION not in node["metadata"]["annotations"] and node["spec"]["unschedulable"] is False
     assert live_server.remediations == ["cordon node/gpu-node-a", "uncordon node/gpu-node-a"]
     assert audit_lines(tmp_path)[0]["result"].startswith("refused: node gpu-node-b")
+
+
+async def test_into_the_node_from_a_pod_walk_finds_the_node_pod(live_server: FakeApiServer, tmp_path: Path) -> None:
+    ran: list[list[str]] = []
+    app = live_app(
+        live_server,
+        tmp_path,
+        target=TargetRef("pod", DECODE, "llm-d-demo"),
+        tree_id="oom-kill",
+        run_interactive=lambda argv: ran.append(argv) or 0,
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, walk_done(app))
+        await pilot.press("exclamation_mark")
+        await until(pilot, lambda: bool(ran))
+    argv = ran[0]
+    # the OOM walk ran nothing on the node: the decode pod's node (gpu-node-a) and its driver pod
+    assert argv[argv.index("-n") + 1 : argv.index("-n") + 5] == [
+        "gpu-operator",
+        "nvidia-driver-daemonset-h8m2x",
+        "-c",
+        "nvidia-driver-ctr",
+    ]
+    assert "bash" in argv[-1]
