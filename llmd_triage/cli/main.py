@@ -116,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
     lint.add_argument("paths", nargs="*", help="tree files or folders (default: the bundled trees)")
     lint.add_argument("--output", choices=["text", "json"], default="text")
     lint.add_argument("--no-tests", action="store_true", help="skip the test-coverage rules")
+    lint.add_argument(
+        "--actions", action="store_true", help="also list every remediation action the trees offer (what they change)"
+    )
 
     graph = sub.add_parser("graph", help="draw a tree as Mermaid or Graphviz dot")
     graph.add_argument("tree", help="tree id or file")
@@ -145,6 +148,10 @@ def _parser() -> argparse.ArgumentParser:
     _cluster_args(cap)
 
     sub.add_parser("probes", help="list the probe kinds with their parameters")
+
+    from llmd_triage.cli import toolbox_cmd
+
+    toolbox_cmd.add_parser(sub, _cluster_args)
 
     tui = sub.add_parser(
         "tui", help="open the full-screen on-call app (also what `llmd-triage` alone does in a terminal)"
@@ -190,6 +197,9 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or notes on stderr (errors only)")
     p.add_argument("--probe-timeout", type=float, default=20.0, metavar="SECONDS")
     p.add_argument("--deadline", type=float, default=120.0, metavar="SECONDS", help="per walk")
+    from llmd_triage.cli import remediate
+
+    remediate.add_arguments(p)
 
 
 def _cluster_args(p: argparse.ArgumentParser) -> None:
@@ -214,6 +224,14 @@ def _cluster_args(p: argparse.ArgumentParser) -> None:
         default=os.environ.get("LLMD_TRIAGE_PROMETHEUS_TOKEN_FILE"),
         help="file holding a bearer token for Prometheus (read on every query; tokens rotate)",
     )
+    p.add_argument(
+        "--allow-exec",
+        action="append",
+        default=[],
+        metavar="'CMD [ARG...]'",
+        help="let trees exec this command prefix although it is outside the read-only allowlist (repeatable; also "
+        "LLMD_TRIAGE_ALLOW_EXEC, ';'-separated); only for trees you have read",
+    )
     p.add_argument("--prometheus-ca-file", help="CA bundle to verify Prometheus's TLS certificate")
     p.add_argument("--prometheus-insecure", action="store_true", help="do not verify Prometheus's TLS certificate")
 
@@ -227,7 +245,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _parser().print_help()
         return Exit.OK
     from llmd_triage.errors import TriageError
+    from llmd_triage.probes.allowlist import CURRENT, ExecPolicy
 
+    policy = CURRENT.set(ExecPolicy.from_env(getattr(args, "allow_exec", None) or []))
     try:
         return int(COMMANDS[args.command](args))
     except TriageError as exc:
@@ -246,6 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return Exit.USAGE
+    finally:
+        CURRENT.reset(policy)
 
 
 def _trees_root(args: argparse.Namespace) -> Path:
@@ -346,7 +368,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         await asyncio.gather(*(one(t, tg) for t, tg in jobs))
 
-    return _walk_and_report(args, spec, scope, go, unreachable_exit=True)
+    return _walk_and_report(args, spec, scope, go, unreachable_exit=True, cluster=cluster)
 
 
 def _is_snapshot(cluster: Any) -> bool:
@@ -356,7 +378,13 @@ def _is_snapshot(cluster: Any) -> bool:
 
 
 def _walk_and_report(
-    args: argparse.Namespace, spec: Any, scope: dict[str, Any], go: Any, *, unreachable_exit: bool = False
+    args: argparse.Namespace,
+    spec: Any,
+    scope: dict[str, Any],
+    go: Any,
+    *,
+    unreachable_exit: bool = False,
+    cluster: Any = None,
 ) -> int:
     """Run the walks (`go(progress, collected)`), then write the report of what finished, interrupted or not.
 
@@ -416,6 +444,10 @@ def _walk_and_report(
         progress.note(f"wrote {spec.path} ({spec.format})")
     if interrupted:
         return Exit.INTERRUPTED
+    if getattr(args, "apply_remediation", False) and cluster is not None:
+        from llmd_triage.cli.remediate import apply_findings
+
+        apply_findings(args, cluster, collected, lambda line: print(line, file=sys.stderr))
     bar = severity_rank(args.fail_on)
     hit = any(w.leaf and w.leaf.is_finding and severity_rank(w.leaf.severity) >= bar for w in collected)
     return Exit.FINDINGS if hit else Exit.OK
@@ -476,11 +508,45 @@ def cmd_preflight(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
         print("  ".join(x.ljust(w) for x, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
+    if any(p == "node.exec" for c in checks for p in c.probes):
+        asyncio.run(_print_node_pods(cluster, target))
     if all(c.allowed is None for c in checks) and checks:
         err = checks[0].error or "no answer"
         print(f"llmd-triage: access reviews failed: {err}", file=sys.stderr)
         return Exit.CLUSTER
     return Exit.FINDINGS if any(c.allowed is False for c in checks) else Exit.OK
+
+
+async def _print_node_pods(cluster: Any, target: Any) -> None:
+    """Where node-level commands would run: the search order, and what each GPU node (or the pod's node) has."""
+    from llmd_triage.cluster.base import ClusterError
+    from llmd_triage.engine.toolbox_status import search_order
+    from llmd_triage.probes.node_exec import find_node_pods
+
+    print(
+        "node pods, tried in this order: " + " > ".join(search_order(os.environ.get("LLMD_TRIAGE_NODE_POD_SELECTOR")))
+    )
+    try:
+        if target.kind == "node":
+            nodes = [target.name]
+        elif target.kind == "pod" and target.name != "-":
+            nodes = [
+                ((await cluster.get("v1", "Pod", target.name, target.namespace)).get("spec") or {}).get("nodeName")
+            ]
+        else:
+            from llmd_triage.engine.scan import is_gpu_node
+
+            nodes = [n["metadata"]["name"] for n in await cluster.list("v1", "Node") if is_gpu_node(n)]
+    except ClusterError as exc:
+        print(f"  (cannot tell which nodes: {exc.message})")
+        return
+    for node in [n for n in nodes if n]:
+        try:
+            found = await find_node_pods(cluster, node)
+            pods = ", ".join(f"{p['metadata']['namespace']}/{p['metadata']['name']} ({what})" for p, _, what in found)
+            print(f"  {node}: {pods}")
+        except ClusterError as exc:
+            print(f"  {node}: none ({exc.hint or exc.message})")
 
 
 def cmd_capture(args: argparse.Namespace) -> int:
@@ -573,7 +639,7 @@ def _scan(
             deadline=args.deadline,
         )
 
-    return _walk_and_report(args, spec, scope, go)
+    return _walk_and_report(args, spec, scope, go, cluster=cluster)
 
 
 def cmd_rbac(args: argparse.Namespace) -> int:
@@ -627,17 +693,49 @@ def cmd_lint(args: argparse.Namespace) -> int:
     for t in trees:
         findings.extend(lint_tree(t, ctx))
     errors = [f for f in findings if f.severity == "error"]
+    actions = _actions_of(trees) if args.actions else None
     if args.output == "json":
-        print(json.dumps({"files": [str(f) for f in files], "findings": [f.as_dict() for f in findings]}, indent=2))
+        doc: dict[str, Any] = {"files": [str(f) for f in files], "findings": [f.as_dict() for f in findings]}
+        if actions is not None:
+            doc["actions"] = actions
+        print(json.dumps(doc, indent=2))
     else:
         for f in findings:
             print(f if f.severity == "error" else f"{f} [warning]")
+        for a in actions or []:
+            flag = "DANGEROUS " if a["dangerous"] else ""
+            print(f"{a['file']}:{a['line']}: action: {a['tree']}/{a['leaf']}: {flag}{a['kind']} {a['target']}")
         sys.stdout.flush()  # findings before the summary on a shared terminal
         print(
             f"{len(files)} tree file(s), {len(errors)} error(s), {len(findings) - len(errors)} warning(s)",
             file=sys.stderr,
         )
     return Exit.FINDINGS if errors else Exit.OK
+
+
+def _actions_of(trees: list[Any]) -> list[dict[str, Any]]:
+    """Every action a tree set offers, with where it is declared: what these trees could change, for review."""
+    from llmd_triage.engine.actions import DANGEROUS
+    from llmd_triage.tree.loader import node_location
+    from llmd_triage.tree.model import Leaf
+
+    out = []
+    for t in sorted(trees, key=lambda t: t.id):
+        for leaf in (n for n in t.nodes.values() if isinstance(n, Leaf)):
+            for i, a in enumerate(leaf.actions):
+                loc = node_location(t, leaf.id, "actions", i)
+                out.append(
+                    {
+                        "tree": t.id,
+                        "leaf": leaf.id,
+                        "kind": a.kind,
+                        "target": a.target.source,
+                        "dangerous": a.kind in DANGEROUS,
+                        "file": loc.file,
+                        "line": loc.line,
+                    }
+                )
+    return out
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
@@ -723,6 +821,7 @@ COMMANDS = {
     "test": cmd_test,
     "probes": cmd_probes,
     "tui": cmd_tui,
+    "toolbox": lambda args: __import__("llmd_triage.cli.toolbox_cmd", fromlist=["run"]).run(args, open_cluster),
 }
 
 

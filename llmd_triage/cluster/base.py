@@ -20,6 +20,7 @@ FAILURE_KINDS = (
     "garbage",
     "exec_failed",
     "not_captured",
+    "refused",
     "error",
 )
 
@@ -149,3 +150,26 @@ class Cluster(Protocol):
         timeout: float = 20.0,
         limit_bytes: int = 1_048_576,
     ) -> ExecResult: ...
+
+
+@runtime_checkable
+class ClusterWriter(Protocol):
+    """The few writes a confirmed remediation needs. Only a live cluster has them; a snapshot never does, so an
+    action is never offered there. `dry_run` asks the API server to check the write without persisting it."""
+
+    #: kubeconfig user the writes are made as, for the audit log
+    user: str
+
+    async def patch(
+        self, api_version: str, kind: str, name: str, namespace: str | None, patch: dict[str, Any], *, dry_run: bool
+    ) -> dict[str, Any]: ...
+
+    async def delete(
+        self, api_version: str, kind: str, name: str, namespace: str | None, *, dry_run: bool
+    ) -> dict[str, Any]: ...
+
+    async def evict(self, namespace: str, name: str, *, dry_run: bool) -> dict[str, Any]: ...
+
+    async def read_fresh(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+        """A GET that skips the per-run cache: an action decides on the object as it is now."""
+        ...

@@ -5,26 +5,41 @@ built with the client's own serializer, so kubeconfig auth (tokens, client certs
 in-cluster service accounts) works as it does for any client. The client is synchronous; calls run
 in worker threads with a bound on concurrent exec/log calls, a deadline on every call, one retry
 on a reset connection, and a per-run cache so each LIST happens once per scope.
+
+The cache also answers from a LIST it holds: a GET of an object in it, and a LIST with selectors
+in its scope (filtered here with the selector code the snapshot backend uses). A kind asked for
+with selectors again and again in one scope (events of every target, the pods on every node) is
+read whole once, after SELECTOR_LISTS_BEFORE_WHOLE such requests, instead of once per target: a
+whole-cluster scan then costs about one LIST per kind and scope plus the logs and exec calls of
+the targets it walks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 import os
 import re
 import shlex
+import threading
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from llmd_triage.cluster.base import ClusterError, ExecResult
+from llmd_triage.cluster.selectors import field_equalities, field_matcher, field_string, label_matcher
 
 DEFAULT_TIMEOUT = 20.0
 #: where a pod finds its service account; LLMD_TRIAGE_SA_DIR overrides it (tests, unusual mounts)
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 DEFAULT_CONCURRENCY = 8
+#: selector LISTs of one kind in one scope sent as such; the next one reads the whole scope once
+SELECTOR_LISTS_BEFORE_WHOLE = 2
 
 #: kinds of the core group and the common built-in groups: (apiVersion, kind) -> (plural, namespaced)
 _BUILTIN: dict[tuple[str, str], tuple[str, bool]] = {
@@ -123,8 +138,18 @@ class LiveCluster:
         ctx = ctx or KubeContext()
         self.timeout = timeout
         self._sem = asyncio.Semaphore(concurrency)
+        # the client is synchronous: calls run here, not in asyncio's default pool (min(32, CPUs + 4)
+        # threads, 6 on a 2-core laptop), so the bounded exec/log calls never starve the GETs and LISTs
+        self._pool = ThreadPoolExecutor(max_workers=2 * concurrency + 8, thread_name_prefix="llmd-triage-api")
         self._discovery: dict[str, dict[str, tuple[str, bool]] | None] = {}
         self._cache: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+        #: (path of a whole LIST) -> {(namespace, name): item}, for GETs answered from it
+        self._index: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+        #: (path of a whole LIST, field path) -> {value: items}, for `field=value` selectors answered from it
+        self._field_index: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+        #: (api_version, plural, namespace) -> selector LISTs sent in that scope this run
+        self._selector_lists: Counter[tuple[str, str, str | None]] = Counter()
+        self.selector_lists_before_whole = SELECTOR_LISTS_BEFORE_WHOLE
         self.prometheus = prometheus
         #: None unless the operator allowed creating debug pods (a mutation) with a flag
         self.debug_pods = debug_pods
@@ -145,6 +170,7 @@ class LiveCluster:
                 InClusterConfigLoader(str(sa_dir / "token"), str(sa_dir / "ca.crt")).load_and_set(configuration)
                 self.api = client.ApiClient(configuration)
                 self.name = "in-cluster"
+                self.user = "serviceaccount"
                 ns_file = sa_dir / "namespace"
                 default_ns = ns_file.read_text().strip() if ns_file.exists() else "default"
             else:
@@ -152,6 +178,7 @@ class LiveCluster:
                 contexts, active = config.list_kube_config_contexts(config_file=ctx.kubeconfig)
                 chosen = next((c for c in contexts if c["name"] == ctx.context), active) if ctx.context else active
                 self.name = chosen["name"] if chosen else "unknown"
+                self.user = ((chosen or {}).get("context") or {}).get("user") or "unknown"
                 default_ns = ((chosen or {}).get("context") or {}).get("namespace") or "default"
         except config.ConfigException as exc:  # kind `error`: a configuration problem, not the cluster's answer
             raise ClusterError(
@@ -201,11 +228,13 @@ class LiveCluster:
         import urllib3
 
         deadline = (timeout or self.timeout) + 5
+        loop = asyncio.get_running_loop()
+        call = functools.partial(fn, *args)
         try:
             if limited:
                 async with self._sem:
-                    return await asyncio.wait_for(asyncio.to_thread(fn, *args), deadline)
-            return await asyncio.wait_for(asyncio.to_thread(fn, *args), deadline)
+                    return await asyncio.wait_for(loop.run_in_executor(self._pool, call), deadline)
+            return await asyncio.wait_for(loop.run_in_executor(self._pool, call), deadline)
         except TimeoutError:
             raise ClusterError("timeout", f"{what}: no answer within {deadline:g}s") from None
         except urllib3.exceptions.ReadTimeoutError:
@@ -241,6 +270,8 @@ class LiveCluster:
         fut = self._cache.get(key)
         if fut is None:
             fut = asyncio.ensure_future(make())
+            # a shared fetch outlives a cancelled asker; its error is read here so none goes unretrieved
+            fut.add_done_callback(lambda f: f.cancelled() or f.exception())
             self._cache[key] = fut
         try:
             return await asyncio.shield(fut)
@@ -249,6 +280,15 @@ class LiveCluster:
             if self._cache.get(key) is fut:
                 del self._cache[key]
             raise
+
+    async def aclose(self) -> None:
+        """Cancel the shared fetches still in flight (their askers gave up: a deadline, Ctrl-C)."""
+        pending = [f for f in self._cache.values() if not f.done()]
+        for f in pending:
+            f.cancel()
+        for f in pending:
+            with contextlib.suppress(BaseException):
+                await f
 
     # ------------------------------------------------------------------ discovery
     async def resource(self, api_version: str, kind: str) -> tuple[str, bool]:
@@ -287,9 +327,82 @@ class LiveCluster:
     async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
         plural, namespaced = await self.resource(api_version, kind)
         ns = namespace if namespaced else None
+        for path in self._whole_paths(api_version, plural, namespaced, ns):
+            index = self._held_index(path)
+            if index is not None and (ns or "", name) in index:
+                return index[(ns or "", name)]
         can_i = f"kubectl auth can-i get {plural}" + (f" -n {ns}" if ns else "")
         path = self._path(api_version, plural, namespaced, ns, name)
         return await self._once(("get", path), lambda: self._get_json(path, None, f"get {kind} {name}", can_i))
+
+    def _whole_paths(self, api_version: str, plural: str, namespaced: bool, ns: str | None) -> list[str]:
+        """Paths of the LISTs without selectors that hold every object of scope `ns`: its own, then all namespaces."""
+        own = self._path(api_version, plural, namespaced, ns, None)
+        every = self._path(api_version, plural, namespaced, None, None)
+        return [own] if own == every else [own, every]
+
+    def _held(self, path: str) -> asyncio.Future[Any] | None:
+        """The run's LIST of `path` without selectors: done, in flight, or None."""
+        fut = self._cache.get(("list", path, ()))
+        if fut is None or (fut.done() and (fut.cancelled() or fut.exception() is not None)):
+            return None
+        return fut
+
+    def _held_index(self, path: str) -> dict[tuple[str, str], dict[str, Any]] | None:
+        fut = self._held(path)
+        if fut is None or not fut.done():
+            return None
+        index = self._index.get(path)
+        if index is None:
+            index = {
+                ((i.get("metadata") or {}).get("namespace") or "", (i.get("metadata") or {}).get("name") or ""): i
+                for i in fut.result()
+            }
+            self._index[path] = index
+        return index
+
+    async def _from_whole(
+        self,
+        api_version: str,
+        kind: str,
+        plural: str,
+        namespaced: bool,
+        ns: str | None,
+        label_selector: str | None,
+        field_selector: str | None,
+    ) -> list[dict[str, Any]] | None:
+        """A selector LIST answered from a whole LIST of its scope, or None to send it as it is."""
+        try:
+            lm, fm = label_matcher(label_selector), field_matcher(field_selector)
+        except ValueError:
+            return None  # the API server says what is wrong with it
+        paths = self._whole_paths(api_version, plural, namespaced, ns)
+        held = next((p for p in paths if self._held(p) is not None), None)
+        scope = (api_version, plural, ns)
+        if held is None:
+            self._selector_lists[scope] += 1
+            if self._selector_lists[scope] <= self.selector_lists_before_whole:
+                return None
+            held = paths[0]
+        try:
+            items = await self.list(api_version, kind, ns if held == paths[0] else None)
+        except ClusterError:
+            return None  # e.g. allowed with a selector but not whole: ask as asked
+        equal = field_equalities(field_selector)
+        if equal:  # the pods of one node, the events of one object: look the first term up
+            field, value = equal[0]
+            index = self._field_index.get((held, field))
+            if index is None:
+                index = {}
+                for i in items:
+                    index.setdefault(field_string(i, field), []).append(i)
+                self._field_index[(held, field)] = index
+            items = index.get(value, [])
+        return [
+            i
+            for i in items
+            if (ns is None or ((i.get("metadata") or {}).get("namespace") or "") == ns) and fm(i) and lm(i)
+        ]
 
     async def list(
         self,
@@ -301,6 +414,10 @@ class LiveCluster:
     ) -> list[dict[str, Any]]:
         plural, namespaced = await self.resource(api_version, kind)
         ns = namespace if namespaced else None
+        if label_selector or field_selector:
+            local = await self._from_whole(api_version, kind, plural, namespaced, ns, label_selector, field_selector)
+            if local is not None:
+                return local
         query = [(k, v) for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v]
         can_i = f"kubectl auth can-i list {plural}" + (f" -n {ns}" if ns else " -A" if namespaced else "")
         path = self._path(api_version, plural, namespaced, ns, None)
@@ -364,52 +481,65 @@ class LiveCluster:
         limit_bytes: int = 1_048_576,
     ) -> ExecResult:
         what = f"exec `{shlex.join(argv)}` in {namespace}/{pod}"
-        return await self._call(
-            self._exec_sync,
-            namespace,
-            pod,
-            container,
-            list(argv),
-            timeout,
-            limit_bytes,
-            what=what,
-            limited=True,
-            timeout=timeout,
-        )
+        # A cancelled await cannot stop the thread that holds the websocket: this event does, within 0.1 s,
+        # so Ctrl-C or Esc leaves no exec session open on the API server.
+        stop = threading.Event()
+        try:
+            return await self._call(
+                self._exec_sync,
+                namespace,
+                pod,
+                container,
+                list(argv),
+                timeout,
+                limit_bytes,
+                stop,
+                what=what,
+                limited=True,
+                timeout=timeout,
+            )
+        finally:
+            stop.set()
 
     def _exec_sync(
-        self, namespace: str, pod: str, container: str | None, argv: list[str], timeout: float, limit_bytes: int
+        self,
+        namespace: str,
+        pod: str,
+        container: str | None,
+        argv: list[str],
+        timeout: float,
+        limit_bytes: int,
+        stop: threading.Event | None = None,
     ) -> ExecResult:
-        from kubernetes import client
         from kubernetes.client.exceptions import ApiException
-        from kubernetes.stream import stream
+        from kubernetes.stream.ws_client import websocket_call
 
-        # `stream()` swaps `request` on the ApiClient it is given for the length of the handshake
-        # (kubernetes-client/python#928): on the shared client, a LIST running in another thread at that moment
-        # goes out as a websocket and fails with "Handshake status 200 OK". Each exec gets its own ApiClient on
-        # the same configuration; the websocket it returns does not need the client afterwards.
-        ws_api = client.ApiClient(configuration=self.api.configuration)
-        core = client.CoreV1Api(ws_api)
-        kwargs: dict[str, Any] = {
-            "command": argv,
-            "stderr": True,
-            "stdin": False,
-            "stdout": True,
-            "tty": False,
-            "_preload_content": False,
-            "_request_timeout": timeout,
-        }
+        # The request is serialized by the shared ApiClient (auth headers, exec-plugin tokens) and opened
+        # with the client's own websocket call. Not through `stream(CoreV1Api(...).connect_get_namespaced_pod_exec)`:
+        # that swaps a method on the ApiClient it is given for the length of the handshake
+        # (kubernetes-client/python#928), so it needs a private ApiClient per exec, and the first call imports
+        # the whole generated CoreV1Api module (~0.3 s) and builds its pydantic validators while the other
+        # exec threads wait on the import lock.
+        query: list[tuple[str, Any]] = [("command", a) for a in argv]
         if container:
-            kwargs["container"] = container
+            query.append(("container", container))
+        query += [("stderr", True), ("stdin", False), ("stdout", True), ("tty", False)]
+        _method, url, headers, _body, _post = self.api.param_serialize(
+            method="GET",
+            resource_path=f"/api/v1/namespaces/{namespace}/pods/{pod}/exec",
+            query_params=query,
+            header_params={"Accept": "*/*"},
+            auth_settings=["BearerToken"],
+        )
         self.requests += 1
         try:
-            ws = stream(core.connect_get_namespaced_pod_exec, pod, namespace, **kwargs)
+            ws = websocket_call(
+                self.api.configuration, "GET", url, headers=headers, _request_timeout=timeout, _preload_content=False
+            )
         except ApiException as exc:
             status, body = _handshake_failure(exc)
             can_i = f"kubectl auth can-i create pods/exec -n {namespace}"
             raise _error_for(status, body, f"exec in {namespace}/{pod}", can_i) from None
-        finally:
-            ws_api.close()
         out, err = [], []
         size, truncated = 0, False
         end = time.monotonic() + timeout
@@ -417,7 +547,9 @@ class LiveCluster:
             while ws.is_open():
                 if time.monotonic() > end:
                     raise ClusterError("timeout", f"`{shlex.join(argv)}` ran past {timeout:g}s in {pod}")
-                ws.update(timeout=0.5)
+                if stop is not None and stop.is_set():
+                    raise ClusterError("error", f"`{shlex.join(argv)}` in {pod} was cancelled")
+                ws.update(timeout=0.1)
                 for buf, chunk in (
                     (out, ws.read_stdout() if ws.peek_stdout() else ""),
                     (err, ws.read_stderr() if ws.peek_stderr() else ""),
@@ -462,13 +594,92 @@ class LiveCluster:
         except (ValueError, KeyError, TypeError):
             raise ClusterError("garbage", "SelfSubjectAccessReview: unreadable answer") from None
 
+    # ------------------------------------------------------------------ confirmed remediation (ClusterWriter)
+    async def _mutate(
+        self, method: str, path: str, body: Any | None, what: str, can_i: str, *, dry_run: bool, content_type: str
+    ) -> dict[str, Any]:
+        query = [("dryRun", "All")] if dry_run else None
+        status, raw = await self._call(self._write, method, path, body, query, content_type, what=what)
+        if status >= 400:
+            raise _error_for(status, raw, what, can_i)
+        try:
+            return json.loads(raw) if raw else {}
+        except ValueError:
+            return {}
+
+    async def read_fresh(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+        plural, namespaced = await self.resource(api_version, kind)
+        ns = namespace if namespaced else None
+        path = self._path(api_version, plural, namespaced, ns, name)
+        return await self._get_json(path, None, f"get {kind} {name}", f"kubectl auth can-i get {plural}")
+
+    async def patch(
+        self, api_version: str, kind: str, name: str, namespace: str | None, patch: dict[str, Any], *, dry_run: bool
+    ) -> dict[str, Any]:
+        plural, namespaced = await self.resource(api_version, kind)
+        path = self._path(api_version, plural, namespaced, namespace if namespaced else None, name)
+        can_i = f"kubectl auth can-i patch {plural}" + (f" -n {namespace}" if namespaced and namespace else "")
+        return await self._mutate(
+            "PATCH", path, patch, f"patch {kind} {name}", can_i, dry_run=dry_run,
+            content_type="application/merge-patch+json",
+        )  # fmt: skip
+
+    async def delete(
+        self, api_version: str, kind: str, name: str, namespace: str | None, *, dry_run: bool
+    ) -> dict[str, Any]:
+        plural, namespaced = await self.resource(api_version, kind)
+        path = self._path(api_version, plural, namespaced, namespace if namespaced else None, name)
+        can_i = f"kubectl auth can-i delete {plural}" + (f" -n {namespace}" if namespaced and namespace else "")
+        return await self._mutate(
+            "DELETE", path, None, f"delete {kind} {name}", can_i, dry_run=dry_run, content_type="application/json"
+        )
+
+    async def apply_object(self, doc: dict[str, Any], *, exists: bool) -> dict[str, Any]:
+        """Create `doc`, or merge it into the object that exists (`toolbox apply`, after the operator said yes)."""
+        api, kind, meta = doc["apiVersion"], doc["kind"], doc.get("metadata") or {}
+        plural, namespaced = await self.resource(api, kind)
+        ns = meta.get("namespace") if namespaced else None
+        if exists:
+            path = self._path(api, plural, namespaced, ns, meta["name"])
+            return await self._mutate(
+                "PATCH", path, doc, f"update {kind} {meta['name']}", f"kubectl auth can-i patch {plural}",
+                dry_run=False, content_type="application/merge-patch+json",
+            )  # fmt: skip
+        path = self._path(api, plural, namespaced, ns, None)
+        return await self._mutate(
+            "POST", path, doc, f"create {kind} {meta['name']}", f"kubectl auth can-i create {plural}",
+            dry_run=False, content_type="application/json",
+        )  # fmt: skip
+
+    async def evict(self, namespace: str, name: str, *, dry_run: bool) -> dict[str, Any]:
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
+        if dry_run:
+            body["deleteOptions"] = {"dryRun": ["All"]}
+        path = f"/api/v1/namespaces/{namespace}/pods/{name}/eviction"
+        return await self._mutate(
+            "POST", path, body, f"evict pod {namespace}/{name}",
+            f"kubectl auth can-i create pods/eviction -n {namespace}", dry_run=dry_run, content_type="application/json",
+        )  # fmt: skip
+
     # ------------------------------------------------------------------ debug pods (opt-in mutation)
-    def _write(self, method: str, path: str, body: Any | None) -> tuple[int, bytes]:
+    def _write(
+        self,
+        method: str,
+        path: str,
+        body: Any | None,
+        query: list[tuple[str, Any]] | None = None,
+        content_type: str = "application/json",
+    ) -> tuple[int, bytes]:
         headers = {"Accept": "application/json"}
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         m, url, hdrs, data, _ = self.api.param_serialize(
-            method=method, resource_path=path, header_params=headers, body=body, auth_settings=["BearerToken"]
+            method=method,
+            resource_path=path,
+            query_params=query or [],
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
         )
         self.requests += 1
         resp = self.api.call_api(m, url, header_params=hdrs, body=data, _request_timeout=self.timeout)
@@ -534,6 +745,9 @@ class LiveCluster:
                 await asyncio.sleep(1.0)
             return await self.exec(cfg.namespace, name, "debug", ["chroot", "/host", *argv], timeout)
         finally:
-            await self._call(
-                self._write, "DELETE", f"{base}/{name}", {"gracePeriodSeconds": 0}, what=f"delete debug pod {name}"
+            # shielded: a cancelled walk (Ctrl-C, Esc, a deadline) must still delete the pod it made
+            await asyncio.shield(
+                self._call(
+                    self._write, "DELETE", f"{base}/{name}", {"gracePeriodSeconds": 0}, what=f"delete debug pod {name}"
+                )
             )

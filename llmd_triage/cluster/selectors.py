@@ -63,6 +63,11 @@ def label_matcher(selector: str | None) -> Callable[[Obj], bool]:
     return match
 
 
+def field_string(obj: Obj, path: str) -> str:
+    """The value at a dotted path as a field selector compares it (absent is "")."""
+    return _as_str(field_value(obj, path))
+
+
 def field_value(obj: Obj, path: str) -> Any:
     cur: Any = obj
     for part in path.split("."):
@@ -87,6 +92,20 @@ def field_matcher(selector: str | None) -> Callable[[Obj], bool]:
         else:
             raise ValueError(f"field selector term {term!r} is not understood")
     return lambda obj: all(t(obj) for t in tests)
+
+
+def field_equalities(selector: str | None) -> list[tuple[str, str]]:
+    """The `path=value` terms of a field selector (what an index can look up); [] if none or malformed."""
+    out: list[tuple[str, str]] = []
+    try:
+        terms = _split(selector or "")
+    except ValueError:
+        return []
+    for term in terms:
+        if "!=" not in term and "=" in term:
+            path, value = (s.strip() for s in term.replace("==", "=").split("=", 1))
+            out.append((path, value))
+    return out
 
 
 def _as_str(value: Any) -> str:

@@ -108,6 +108,18 @@ def _check_exec(rec: Any, origin: str) -> dict[str, Any]:
     return rec
 
 
+def _read_yaml(path: Path) -> Any:
+    """One YAML file of a snapshot; anything unreadable is a SnapshotError naming the file and the line."""
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        raise SnapshotError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    except (UnicodeDecodeError, OSError) as exc:
+        raise SnapshotError(f"{path}: cannot be read as UTF-8 text: {exc}") from None
+
+
 def load_snapshot(path: str | os.PathLike[str]) -> SnapshotData:
     """Load a snapshot directory, or a .tar.gz of one (as `capture` writes)."""
     root = Path(path)
@@ -124,7 +136,7 @@ def load_snapshot(path: str | os.PathLike[str]) -> SnapshotData:
     data = SnapshotData(name=root.name)
     manifest_file = root / "snapshot.yaml"
     if manifest_file.exists():
-        manifest = yaml.load(manifest_file.read_text(encoding="utf-8"), Loader=_Loader) or {}
+        manifest = _read_yaml(manifest_file) or {}
         if not isinstance(manifest, dict):
             raise SnapshotError(f"{manifest_file}: manifest must be a mapping")
         fmt = manifest.get("format", FORMAT)
@@ -165,7 +177,7 @@ def load_snapshot(path: str | os.PathLike[str]) -> SnapshotData:
         )
     exec_dir = root / "exec"
     for f in sorted(exec_dir.glob("*/*.y*ml")) if exec_dir.is_dir() else []:
-        records = yaml.load(f.read_text(encoding="utf-8"), Loader=_Loader) or []
+        records = _read_yaml(f) or []
         if not isinstance(records, list):
             raise SnapshotError(f"{f}: expected a list of exec records")
         for rec in records:
@@ -174,11 +186,11 @@ def load_snapshot(path: str | os.PathLike[str]) -> SnapshotData:
             data.execs.append(_check_exec(rec, str(f)))
     prom_file = root / "prometheus.yaml"
     if prom_file.exists():
-        records = yaml.load(prom_file.read_text(encoding="utf-8"), Loader=_Loader)
+        records = _read_yaml(prom_file)
         data.prometheus.extend(_check_list(records, "recorded queries", str(prom_file)))
     errors_file = root / "errors.yaml"
     if errors_file.exists():
-        rules = yaml.load(errors_file.read_text(encoding="utf-8"), Loader=_Loader)
+        rules = _read_yaml(errors_file)
         data.errors.extend(_check_list(rules, "injected errors", str(errors_file)))
     return data
 

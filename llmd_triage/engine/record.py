@@ -50,6 +50,8 @@ class LeafResult:
     escalation: str | None = None
     handover: str | None = None
     references: list[dict[str, str | None]] = field(default_factory=list)
+    #: remediation actions on offer (engine.actions.ActionPlan as dicts); run only when a person confirms
+    actions: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def is_finding(self) -> bool:

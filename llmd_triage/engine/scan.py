@@ -15,7 +15,7 @@ from llmd_triage.cluster.base import Cluster, ClusterError, TargetRef
 from llmd_triage.engine.record import Walk
 from llmd_triage.engine.walk import build_context, walk
 from llmd_triage.parsers.quantity import parse_quantity
-from llmd_triage.tree.conditions import ConditionUnknown
+from llmd_triage.tree.conditions import Bindings, ConditionUnknown
 from llmd_triage.tree.model import Tree
 
 LLMD_LABELS = ("llm-d.ai/inferenceServing", "llm-d.ai/inference-serving", "llm-d.ai/role", "llm-d.ai/model")
@@ -74,6 +74,10 @@ async def discover(
     return out
 
 
+#: targets whose entry conditions are tested between two chances for started walks to go on
+ENTRY_BATCH = 16
+
+
 async def scan(
     trees: Iterable[Tree],
     cluster: Cluster,
@@ -85,24 +89,18 @@ async def scan(
     on_plan: Callable[[ScanResult, int], None] | None = None,
     **walk_kwargs: Any,
 ) -> ScanResult:
-    """Discover, pick, walk. `on_plan(result, jobs)` is called once the walks are known (for a progress bar);
-    `on_walk` as each one finishes, so a caller keeps what finished if the scan is interrupted."""
+    """Walk every tree whose entry condition matches a discovered target.
+
+    A walk starts as soon as its target is picked, while the entry conditions of the rest are still
+    being tested (CPU work on this thread, a few batches at a time): on a large install the walks'
+    reads overlap that work instead of following it. `result.walks` keeps the order of the targets and
+    trees, whatever order the walks end in. `on_plan(result, jobs)` is called once every walk is known (for
+    a progress bar); `on_walk` as each one finishes, so a caller keeps what finished if the scan is
+    interrupted.
+    """
     trees = [t for t in trees if t.entry is not None]
     targets = await discover(cluster, namespace, label_selector)
     result = ScanResult(targets=len(targets))
-    jobs: list[tuple[Tree, TargetRef]] = []
-    for target, obj in targets:
-        ctx = build_context(target, obj)
-        for tree in trees:
-            if target.kind not in tree.applies_to or tree.entry is None:
-                continue
-            try:
-                if tree.entry.test(ctx):
-                    jobs.append((tree, target))
-            except ConditionUnknown as exc:
-                result.skipped.append(f"{tree.id} on {target.ref}: entry condition could not be evaluated ({exc})")
-    if on_plan:
-        on_plan(result, len(jobs))
     sem = asyncio.Semaphore(concurrency)
 
     async def one(tree: Tree, target: TargetRef) -> Walk:
@@ -112,5 +110,26 @@ async def scan(
             on_walk(w)
         return w
 
-    result.walks = list(await asyncio.gather(*(one(t, tg) for t, tg in jobs)))
+    tasks: list[asyncio.Task[Walk]] = []
+    try:
+        for n, (target, obj) in enumerate(targets, 1):
+            ctx = None  # the target converted to CEL once, for every tree's entry condition
+            for tree in trees:
+                if target.kind not in tree.applies_to or tree.entry is None:
+                    continue
+                ctx = ctx or Bindings(build_context(target, obj))
+                try:
+                    if tree.entry.test(ctx):
+                        tasks.append(asyncio.ensure_future(one(tree, target)))
+                except ConditionUnknown as exc:
+                    result.skipped.append(f"{tree.id} on {target.ref}: entry condition could not be evaluated ({exc})")
+            if n % ENTRY_BATCH == 0 and tasks:
+                await asyncio.sleep(0)  # let the started walks read and decide
+        if on_plan:
+            on_plan(result, len(tasks))
+        result.walks = list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        raise
     return result

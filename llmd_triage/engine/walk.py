@@ -17,7 +17,7 @@ from llmd_triage.cluster.base import Cluster, ClusterError, TargetRef
 from llmd_triage.engine.record import LeafResult, StepRecord, StepText, Walk
 from llmd_triage.probes.base import ProbeFailure, ProbeResult
 from llmd_triage.probes.registry import Registry, default_registry
-from llmd_triage.tree.conditions import ConditionUnknown
+from llmd_triage.tree.conditions import Bindings, ConditionUnknown
 from llmd_triage.tree.model import DecisionNode, Leaf, ProbeNode, Tree
 from llmd_triage.tree.templating import render_value
 
@@ -25,6 +25,8 @@ DEFAULT_PROBE_TIMEOUT = 20.0
 DEFAULT_WALK_DEADLINE = 120.0
 
 StepCallback = Callable[[StepRecord], Awaitable[None] | None]
+#: called with (node id, kind, title) as a node starts, so a UI can show a probe while it runs
+StartCallback = Callable[[str, str, str | None], None]
 #: a recorded result for a probe node, used instead of running the probe (tree tests, replays)
 Recorded = ProbeResult | ProbeFailure
 
@@ -49,8 +51,14 @@ async def walk(
     probe_timeout: float = DEFAULT_PROBE_TIMEOUT,
     deadline: float = DEFAULT_WALK_DEADLINE,
     on_step: StepCallback | None = None,
+    on_start: StartCallback | None = None,
+    results: dict[str, Recorded] | None = None,
 ) -> Walk:
-    """Walk `tree` for `target`. `choices` maps a decision id to the node a person picked for it."""
+    """Walk `tree` for `target`. `choices` maps a decision id to the node a person picked for it.
+
+    `results`, when given, receives every probe's result or failure by node id: passed back as `recorded`, it
+    lets a second walk (a manual branch, a retry of one step) reuse what the first one read.
+    """
     registry = registry or default_registry()
     if target.namespace is None and target.kind != "node":
         target = TargetRef(
@@ -66,6 +74,7 @@ async def walk(
     t0 = time.perf_counter()
     walker = _Walker(tree, target, cluster, registry, recorded or {}, choices or {}, probe_timeout, record, on_step)
     walker.forbidden = dict(forbidden or {})
+    walker.on_start, walker.results = on_start, results
     try:
         async with asyncio.timeout(deadline):
             await walker.run()
@@ -74,6 +83,26 @@ async def walk(
         record.reason = f"the walk did not finish within its {deadline:g}s deadline"
     record.elapsed_ms = round((time.perf_counter() - t0) * 1000, 1)
     return record
+
+
+def _smuggled_argv(node: ProbeNode, params: dict[str, Any]) -> str | None:
+    """A templated argv word is data from the cluster (a path from a pod spec, a name from a log): it may not
+    turn into an option (`--output=/etc/x`) or carry a newline, whatever the command."""
+    argv = params.get("argv")
+    if not isinstance(argv, list):
+        return None
+    for path in node.param_templates:
+        if not path.startswith("argv["):
+            continue
+        try:
+            value = str(argv[int(path[5 : path.index("]")])])
+        except (ValueError, IndexError):
+            continue
+        if value.startswith("-"):
+            return f"{value!r} starts with '-'"
+        if any(ord(c) < 32 or c == "\x7f" for c in value):
+            return f"{value!r} holds control characters"
+    return None
 
 
 class _Walker:
@@ -96,6 +125,8 @@ class _Walker:
         self.failed: dict[str, ProbeFailure] = {}
         #: probe name -> why preflight says it may not run
         self.forbidden: dict[str, str] = {}
+        self.on_start: StartCallback | None = None
+        self.results: dict[str, Recorded] | None = None
 
     async def emit(self, step: StepRecord) -> None:
         self.record.steps.append(step)
@@ -103,6 +134,9 @@ class _Walker:
             res = self.on_step(step)
             if asyncio.iscoroutine(res):
                 await res
+        # A probe answered from a cache or a snapshot never suspends: without this, a long walk would hold the
+        # event loop from start to leaf, and a UI sharing it could not draw or read a key until it ended.
+        await asyncio.sleep(0)
 
     async def run(self) -> None:
         await self.load_target()
@@ -148,11 +182,17 @@ class _Walker:
             node=node.id, kind="probe", title=node.title, probe=node.probe, bind=node.bind, next=node.next
         )
         start = time.perf_counter()
+        if self.on_start is not None:
+            self.on_start(node.id, "probe", node.title)
         try:
             result = await self._run_probe(node, step)
             self.context[node.bind] = result.data
             step.summary, step.evidence, step.command = result.summary, result.evidence, result.command
+            if self.results is not None:
+                self.results[node.id] = result
         except ProbeFailure as failure:
+            if self.results is not None:
+                self.results[node.id] = failure
             self.failed[node.bind] = failure
             self.context.pop(node.bind, None)
             step.status, step.error, step.summary = "unknown", failure.as_dict(), failure.message
@@ -182,6 +222,13 @@ class _Walker:
         except ConditionUnknown as exc:
             raise self._explain_unknown(exc, f"a parameter of {node.probe} could not be computed") from None
         step.params = params
+        smuggled = _smuggled_argv(node, params)
+        if smuggled:
+            raise ProbeFailure(
+                "refused",
+                f"not run: a value from the cluster would change the command: {smuggled}",
+                "a templated argument must be a plain word (no leading '-', no control characters); check it by hand",
+            )
         problems = self.registry.check_params(node.probe, params)
         if problems:
             raise ProbeFailure(
@@ -243,16 +290,17 @@ class _Walker:
     def _evaluate(self, node: DecisionNode, step: StepRecord) -> str | None:
         """First true branch wins; no match takes `default`; anything unevaluable takes `unknown`."""
         current = None
+        env = Bindings(self.context)  # converted to CEL once for every branch and its deciding values
         try:
             for i, branch in enumerate(node.branches, 1):
                 current = branch
-                if branch.condition.test(self.context):
+                if branch.condition.test(env):
                     step.condition = branch.condition.source
-                    step.values = branch.condition.deciding_values(self.context)
+                    step.values = branch.condition.deciding_values(env)
                     step.branch = branch.label or f"branch {i}"
                     return branch.goto
             current = None
-            step.values = {k: v for b in node.branches for k, v in b.condition.deciding_values(self.context).items()}
+            step.values = {k: v for b in node.branches for k, v in b.condition.deciding_values(env).items()}
             if node.default:
                 step.branch = "default (no branch matched)"
                 return node.default
@@ -266,8 +314,24 @@ class _Walker:
                 self.record.reason = f"decision '{node.id}' could not be evaluated and has no unknown route"
             return node.unknown
 
+    def _actions(self, leaf: Leaf) -> list[dict[str, Any]]:
+        """Render the leaf's actions; one whose target cannot be computed is left out, never guessed."""
+        from llmd_triage.engine.actions import make_plan
+
+        out = []
+        for a in leaf.actions:
+            try:
+                name = str(a.target.render(self.context, strict=True)).strip()
+                ns = a.namespace.render(self.context, strict=True).strip() if a.namespace else self.target.namespace
+                title = a.title.render(self.context) if a.title else None
+            except ConditionUnknown:
+                continue
+            if name:
+                out.append(make_plan(a.kind, name, ns, title).as_dict())
+        return out
+
     async def finish(self, leaf: Leaf) -> None:
-        ctx = self.context
+        ctx = Bindings(self.context)  # converted to CEL once for all the leaf's texts
         result = LeafResult(
             id=leaf.id,
             outcome=leaf.outcome,
@@ -278,6 +342,7 @@ class _Walker:
             escalation=leaf.escalation.render(ctx) if leaf.escalation else None,
             handover=leaf.handover,
             references=[{"title": r.title, "url": r.url} for r in leaf.references],
+            actions=self._actions(leaf),
         )
         self.record.leaf = result
         self.record.status = "partial" if self.record.unknown_steps else "complete"

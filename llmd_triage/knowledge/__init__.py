@@ -14,6 +14,11 @@ from typing import Any
 
 import yaml
 
+try:  # libyaml: the catalog loads in ~40 ms instead of ~400 ms
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
 # The action buckets a tree branches on, most to least severe; "unknown" is for codes not in the catalog.
 XID_ACTIONS: tuple[str, ...] = (
     "reboot_node",
@@ -56,7 +61,7 @@ def xid_catalog() -> dict[int, dict[str, Any]]:
     Raises ValueError when the bundled file is malformed (a packaging bug, caught by the tests).
     """
     text = resources.files(__name__).joinpath("xid.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = yaml.load(text, Loader=_Loader)
     rows = data.get("xids") if isinstance(data, dict) else None
     if not isinstance(rows, list):
         raise ValueError("xid.yaml: top-level 'xids' list is missing")

@@ -23,6 +23,7 @@ HINTS = {
     "garbage": "the answer could not be understood; run the command by hand and read it",
     "exec_failed": "the command failed in the pod; run it by hand",
     "not_captured": "the snapshot did not record this; run the command on the live cluster",
+    "refused": "the command is outside the read-only allowlist; read the tree, then allow it with --allow-exec",
     "error": "run the command by hand",
 }
 
@@ -115,6 +116,11 @@ class Probe(ABC):
         during a walk). Default: the class's `rbac`, in the namespace the `namespace` parameter names."""
         scope = namespace_scope(params)
         return tuple(n if n.scope != "target" else n.scoped(scope) for n in self.rbac)
+
+    def policy_problems(self, params: dict[str, Any]) -> list[str]:
+        """Why these parameters may not run under the trust policy (an exec outside the allowlist); lint asks
+        with the literal parameters, the probe asks again with the rendered ones before it runs."""
+        return []
 
     @abstractmethod
     async def run(self, params: dict[str, Any], target: TargetRef, cluster: Cluster) -> ProbeResult: ...

@@ -7,6 +7,7 @@ from typing import Any
 
 from llmd_triage.cluster.base import Cluster, ClusterError, TargetRef
 from llmd_triage.parsers import parser_names, safe_parse
+from llmd_triage.probes.allowlist import current_policy, refusal_hint
 from llmd_triage.probes.base import Probe, ProbeFailure, ProbeResult, RbacNeed, target_namespace, target_pod
 
 
@@ -28,9 +29,15 @@ class Exec(Probe):
     }
     rbac = (RbacNeed(("create",), "pods", subresource="exec"), RbacNeed(("get",), "pods"))
 
+    def policy_problems(self, params: dict[str, Any]) -> list[str]:
+        problem = current_policy().check([str(a) for a in params.get("argv") or []])
+        return [problem] if problem else []
+
     async def run(self, params: dict[str, Any], target: TargetRef, cluster: Cluster) -> ProbeResult:
         ns, pod = target_namespace(params, target, cluster), target_pod(params, target)
         container, argv = params.get("container"), [str(a) for a in params["argv"]]
+        if problem := current_policy().check(argv):
+            raise ProbeFailure("refused", f"not run: {problem}", refusal_hint(argv))
         parser = params.get("parser")
         if parser and parser not in parser_names():
             raise ProbeFailure("error", f"no parser named {parser!r}", f"known parsers: {', '.join(parser_names())}")

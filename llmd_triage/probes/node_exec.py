@@ -9,11 +9,13 @@ never done here.
 
 from __future__ import annotations
 
+import os
 import shlex
 from typing import Any
 
 from llmd_triage.cluster.base import Cluster, ClusterError, TargetRef
 from llmd_triage.parsers import parser_names, safe_parse
+from llmd_triage.probes.allowlist import current_policy, refusal_hint
 from llmd_triage.probes.base import Probe, ProbeFailure, ProbeResult, RbacNeed
 
 #: (label selector, container or None, what it is), in the order they are tried
@@ -29,7 +31,9 @@ NODE_POD_SOURCES: tuple[tuple[str, str | None, str], ...] = (
 async def find_node_pods(
     cluster: Cluster, node: str, selector: str | None = None
 ) -> list[tuple[dict[str, Any], str | None, str]]:
-    """Running pods on `node` that can run node-level commands, in the order they are tried."""
+    """Running pods on `node` that can run node-level commands, in the order they are tried: the operator's own
+    selector (LLMD_TRIAGE_NODE_POD_SELECTOR or the tree's), the toolbox, the GPU operator, the network operator."""
+    selector = selector or os.environ.get("LLMD_TRIAGE_NODE_POD_SELECTOR") or None
     sources = ([(selector, None, f"configured selector {selector}")] if selector else []) + list(NODE_POD_SOURCES)
     found: list[tuple[dict[str, Any], str | None, str]] = []
     seen: set[str] = set()
@@ -105,8 +109,14 @@ class NodeExec(Probe):
     #: node pods live in the operators' namespaces (gpu-operator, nvidia-network-operator...): every namespace
     rbac = (RbacNeed(("list",), "pods", scope="*"), RbacNeed(("create",), "pods", subresource="exec", scope="*"))
 
+    def policy_problems(self, params: dict[str, Any]) -> list[str]:
+        problem = current_policy().check([str(a) for a in params.get("argv") or []])
+        return [problem] if problem else []
+
     async def run(self, params: dict[str, Any], target: TargetRef, cluster: Cluster) -> ProbeResult:
         argv = [str(a) for a in params["argv"]]
+        if problem := current_policy().check(argv):
+            raise ProbeFailure("refused", f"not run: {problem}", refusal_hint(argv))
         parser = params.get("parser")
         if parser and parser not in parser_names():
             raise ProbeFailure("error", f"no parser named {parser!r}", f"known parsers: {', '.join(parser_names())}")

@@ -27,6 +27,10 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self.probes)
 
+    def policy_problems(self, name: str, params: dict[str, Any]) -> list[str]:
+        probe = self.probes.get(name)
+        return probe.policy_problems(params) if probe else []
+
     def check_params(self, name: str, params: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
         """Problems with parameters as (path within params, sentence); empty when they are valid."""
         probe = self.probes[name]

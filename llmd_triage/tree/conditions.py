@@ -3,21 +3,43 @@
 CEL is what Kubernetes itself uses for validation rules, so tree authors write what they already
 know, and it cannot run arbitrary code. We use the `common-expression-language` bindings (Rust
 `cel` crate): ~12 µs per evaluation here and parse errors that carry a column.
+
+Two costs of those bindings matter when a scan tests every tree's entry condition on thousands of
+pods, and both are paid here, not by tree authors:
+- the crate compiles the regular expression of `s.matches(re)` on every call (~45 µs each, so an
+  entry condition that tries it on every arg of every container costs ~0.5 ms a pod). A literal
+  pattern that Python's `re` reads the same way is rewritten at load to a method backed by a
+  cache of compiled patterns (`_llmd_matches`); `source` keeps what the author wrote.
+- a dict context is converted to CEL values on every evaluation. `Bindings` converts it once, for
+  the several conditions a scan (every entry on one target) or a decision (its branches and their
+  deciding values) evaluates over the same data.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import cel
+
+# A failing Python function (a regex on null) already surfaces as the RuntimeError that becomes
+# ConditionUnknown; the bindings would also log it to stderr, in the middle of a report.
+logging.getLogger("cel").addHandler(logging.NullHandler())
+logging.getLogger("cel").propagate = False
 
 _PARSE_POS = re.compile(r"<input>:(\d+):(\d+): (.*?)(?:\n|$)")
 _COMPREHENSION = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,")
 _STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 _PATH = re.compile(r"(?<![\w.])([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(\s*\()?")
 _MISSING_VAR = re.compile(r"Undefined variable or function: '([^']+)'")
+_MATCHES_LITERAL = re.compile(r"""\.matches\(\s*("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')\s*\)""")
+
+#: the method that `s.matches("literal")` is rewritten to, and the context entry that provides it
+MATCHES_FN = "_llmd_matches"
 
 #: names CEL itself defines, never to be reported as unbound
 _BUILTIN_NAMES = frozenset({"true", "false", "null", "in", "int", "uint", "double", "string", "bytes", "bool"})
@@ -31,6 +53,78 @@ class ConditionSyntaxError(ValueError):
         self.col = col
         #: 0-based character offset of the error within the expression source
         self.offset = offset if offset is not None else max(col - 1, 0)
+
+
+def _python_pattern(pattern: str) -> str:
+    """RE2's `$` (no multi-line flag) is the end of the text; Python's also matches before a final newline."""
+    out, in_class, escaped = [], False, False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "[":
+            in_class = True
+        elif ch == "]":
+            in_class = False
+        elif ch == "$" and not in_class:
+            out.append("\\Z")
+            continue
+        out.append(ch)
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=512)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(_python_pattern(pattern), re.ASCII)
+
+
+def _matches(value: Any, pattern: Any) -> bool:
+    """CEL's `matches` (an unanchored RE2 search) with the compiled pattern cached."""
+    if not isinstance(value, str) or not isinstance(pattern, str):
+        raise TypeError(f"matches() needs a string and a pattern, got {type(value).__name__}")
+    return _regex(pattern).search(value) is not None
+
+
+def _rewrite_matches(source: str) -> str:
+    """`x.matches("lit")` -> `x._llmd_matches("lit")` where Python's `re` reads the pattern as RE2 does."""
+    strings = [m.span() for m in _STRING.finditer(source)]
+    out, last = [], 0
+    for m in _MATCHES_LITERAL.finditer(source):
+        start = m.start()
+        if any(a <= start < b for a, b in strings):
+            continue  # inside a string literal
+        try:
+            pattern = cel.compile(m.group(1)).execute({})
+            if not isinstance(pattern, str) or re.search(r"\\[pPQEzZ]|\[\[:|\(\?[^:i]", pattern):
+                continue  # RE2 syntax that Python reads differently, or not at all
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                _regex(pattern)
+        except Exception:
+            continue  # leave it to CEL (and its RE2 error message)
+        out.append(source[last:start] + f".{MATCHES_FN}(")
+        last = m.start(1)
+    return "".join(out) + source[last:] if out else source
+
+
+class Bindings:
+    """A context converted to CEL once, to evaluate several conditions over the same data."""
+
+    __slots__ = ("ctx", "names")
+
+    def __init__(self, context: dict[str, Any]) -> None:
+        self.ctx = cel.Context()
+        for name, value in context.items():
+            self.ctx.add_variable(name, value)
+        self.ctx.add_function(MATCHES_FN, _matches)
+        self.names = frozenset(context)
+
+
+def _cel_context(context: dict[str, Any] | Bindings) -> Any:
+    if isinstance(context, Bindings):
+        return context.ctx
+    return {**context, MATCHES_FN: _matches}
 
 
 class ConditionUnknown(Exception):
@@ -47,11 +141,13 @@ class Condition:
     program: Any = field(repr=False, compare=False)
     names: frozenset[str] = frozenset()
     paths: tuple[str, ...] = ()
+    #: one compiled program per deciding path, built on first use
+    _path_programs: list[Any] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
     def compile(cls, source: str) -> Condition:
         try:
-            program = cel.compile(source)
+            program = cel.compile(_rewrite_matches(source))
         except ValueError as exc:
             text = str(exc)
             m = _PARSE_POS.search(text)
@@ -63,13 +159,15 @@ class Condition:
         except Exception as exc:  # the bindings raise a few other types on odd input
             raise ConditionSyntaxError(f"invalid expression: {exc}") from None
         local = set(_COMPREHENSION.findall(source))
-        names = frozenset(v for v in program.variables() if v not in local and v not in _BUILTIN_NAMES)
+        names = frozenset(
+            v for v in program.variables() if v not in local and v not in _BUILTIN_NAMES and v != MATCHES_FN
+        )
         return cls(source, program, names, _deciding_paths(source, names))
 
-    def evaluate(self, context: dict[str, Any]) -> Any:
-        """Evaluate over plain data; every failure becomes ConditionUnknown with a readable reason."""
+    def evaluate(self, context: dict[str, Any] | Bindings) -> Any:
+        """Evaluate over plain data (or its Bindings); every failure becomes ConditionUnknown with a reason."""
         try:
-            return self.program.execute(context)
+            return self.program.execute(_cel_context(context))
         except RuntimeError as exc:
             m = _MISSING_VAR.search(str(exc))
             if m:
@@ -82,22 +180,32 @@ class Condition:
         except Exception as exc:
             raise ConditionUnknown(f"{type(exc).__name__}: {_first_line(exc)}") from None
 
-    def test(self, context: dict[str, Any]) -> bool:
+    def test(self, context: dict[str, Any] | Bindings) -> bool:
         value = self.evaluate(context)
         if not isinstance(value, bool):
             raise ConditionUnknown(f"condition gave {type(value).__name__} {value!r}, not true or false")
         return value
 
-    def deciding_values(self, context: dict[str, Any], limit: int = 200) -> dict[str, Any]:
+    def deciding_values(self, context: dict[str, Any] | Bindings, limit: int = 200) -> dict[str, Any]:
         """The values of the data paths the expression mentions, so a reader sees why it went one way."""
+        if len(self._path_programs) != len(self.paths):
+            self._path_programs[:] = [_compile_path(p) for p in self.paths]
+        env = _cel_context(context)
         out: dict[str, Any] = {}
-        for path in self.paths:
+        for path, program in zip(self.paths, self._path_programs, strict=True):
             try:
-                value = cel.compile(path).execute(context)
+                value = program.execute(env) if program is not None else "<absent>"
             except Exception:
                 value = "<absent>"
             out[path] = _clip(value, limit)
         return out
+
+
+def _compile_path(path: str) -> Any:
+    try:
+        return cel.compile(path)
+    except Exception:
+        return None
 
 
 def _readable(message: str) -> str:

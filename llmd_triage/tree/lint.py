@@ -26,6 +26,8 @@ class ProbeCatalog(Protocol):
 
     def check_params(self, name: str, params: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]: ...
 
+    def policy_problems(self, name: str, params: dict[str, Any]) -> list[str]: ...
+
 
 @dataclass
 class LintContext:
@@ -194,6 +196,39 @@ def _probes(tree: Tree, g: nx.DiGraph, ctx: LintContext) -> Iterable[Finding]:
             if path and path[0] in templated:
                 continue
             yield _f(tree, node.id, "probe-params", f"parameters of {node.probe}: {problem}", "params", *path)
+
+
+@rule("exec-not-allowed")
+def _exec_policy(tree: Tree, g: nx.DiGraph, ctx: LintContext) -> Iterable[Finding]:
+    """An exec outside the read-only allowlist: refused at walk time too, so say it now, with the reason."""
+    if ctx.probes is None or not hasattr(ctx.probes, "policy_problems"):
+        return
+    names = set(ctx.probes.names())
+    for node in tree.nodes.values():
+        if not isinstance(node, ProbeNode) or node.probe not in names:
+            continue
+        params = _with_placeholders(node.params, node.param_templates)
+        for problem in ctx.probes.policy_problems(node.probe, params):
+            where = ("params", "argv") if "argv" in node.params else ("params",)
+            yield _f(tree, node.id, "exec-not-allowed", f"{node.probe} would be refused: {problem}", *where)
+
+
+def _with_placeholders(params: dict[str, Any], templates: Mapping[str, Any]) -> dict[str, Any]:
+    """Templated values become a plain word: their text is only known (and checked again) at walk time."""
+    import copy
+    import re
+
+    out = copy.deepcopy(params)
+    for path in templates:
+        keys: list[str | int] = []
+        for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+            keys.append(int(part[1:-1]) if part.startswith("[") else part)
+        cur: Any = out
+        for k in keys[:-1]:
+            cur = cur[k]
+        if keys:
+            cur[keys[-1]] = "templated-value"
+    return out
 
 
 @rule("no-tests")

@@ -19,6 +19,7 @@ from llmd_triage.errors import Finding, Location, TreeError
 from llmd_triage.resources import schema
 from llmd_triage.tree.conditions import Condition, ConditionSyntaxError
 from llmd_triage.tree.model import (
+    Action,
     Branch,
     DecisionNode,
     Leaf,
@@ -250,6 +251,17 @@ def _build(ctx: _Ctx) -> Tree:
                 do = _compile_template(ctx, (*spath, "do"), s["do"])
                 run = _compile_template(ctx, (*spath, "run"), s.get("run"))
                 steps.append(Step(do or Template.literal(""), run))
+            actions = []
+            for j, a in enumerate(n.get("actions") or []):
+                apath = (*base, "actions", j)
+                actions.append(
+                    Action(
+                        a["kind"],
+                        _compile_template(ctx, (*apath, "target"), a["target"]) or Template.literal(""),
+                        _compile_template(ctx, (*apath, "namespace"), a.get("namespace")),
+                        _compile_template(ctx, (*apath, "title"), a.get("title")),
+                    )
+                )
             node = Leaf(
                 nid,
                 loc,
@@ -262,6 +274,7 @@ def _build(ctx: _Ctx) -> Tree:
                 escalation=_compile_template(ctx, (*base, "escalation"), n.get("escalation")),
                 handover=n.get("handover"),
                 references=_refs(n.get("references")),
+                actions=tuple(actions),
             )
         nodes.setdefault(nid, node)
 

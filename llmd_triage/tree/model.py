@@ -89,6 +89,19 @@ class Step:
     run: Template | None = None
 
 
+ACTION_KINDS: tuple[str, ...] = ("cordon", "uncordon", "drain", "delete-pod")
+
+
+@dataclass(frozen=True)
+class Action:
+    """A remediation a leaf offers, by kind: the engine renders it, a person confirms it, the cluster layer runs it."""
+
+    kind: str
+    target: Template
+    namespace: Template | None = None
+    title: Template | None = None
+
+
 @dataclass(frozen=True)
 class Leaf(Node):
     outcome: str = "fix"
@@ -99,6 +112,7 @@ class Leaf(Node):
     escalation: Template | None = None
     handover: str | None = None
     references: tuple[Reference, ...] = ()
+    actions: tuple[Action, ...] = ()
 
     kind: Literal["probe", "decision", "leaf"] = field(init=False, default="leaf")
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from llmd_triage.tree.conditions import Condition, ConditionSyntaxError, ConditionUnknown
+from llmd_triage.tree.conditions import Bindings, Condition, ConditionSyntaxError, ConditionUnknown
 
 _FIELD = re.compile(r"\{\{(.*?)\}\}", re.S)
 
@@ -58,7 +58,7 @@ class Template:
     def expressions(self) -> list[Condition]:
         return [p for p in self.parts if isinstance(p, Condition)]
 
-    def render(self, context: dict[str, Any], *, strict: bool = False) -> str:
+    def render(self, context: dict[str, Any] | Bindings, *, strict: bool = False) -> str:
         """Render text for people: a value that cannot be computed shows as `<unknown: expr>`.
 
         With `strict`, it raises ConditionUnknown instead: a probe parameter must never carry a

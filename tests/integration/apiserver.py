@@ -169,6 +169,7 @@ _POD_SUBS = (
     ("exec", "PodExecOptions", ("create", "get")),
     ("status", "Pod", ("get",)),
     ("proxy", "PodProxyOptions", ("get", "create")),
+    ("eviction", "Eviction", ("create",)),
 )
 # (group, version, plural, kind, namespaced, shortNames, categories)
 _BUILTIN: list[tuple[str, str, str, str, bool, tuple[str, ...], tuple[str, ...]]] = [
@@ -756,6 +757,11 @@ def table_for(res: Resource, items: list[Obj], include: str) -> Obj:
     }
 
 
+def _ns_name(o: Obj) -> tuple[str, str]:
+    meta = o.get("metadata") or {}
+    return meta.get("namespace") or "", meta.get("name") or ""
+
+
 def _wants_table(request: web.Request) -> bool:
     accept = request.headers.get("Accept", "")
     return any("as=Table" in part and "g=meta.k8s.io" in part for part in accept.split(","))
@@ -779,6 +785,16 @@ class FakeApiServer:
         self.allow_pod_writes = False
         self.created_pods: list[str] = []
         self.deleted_pods: list[str] = []
+        #: opt-in: accept the writes of confirmed remediation (patch a node, evict or delete a pod), honouring
+        #: dryRun=All; every write that changed something is listed in `remediations`
+        self.allow_remediation_writes = False
+        #: opt-in: accept creates (POST to a collection) and JSON merge patches of any object (`toolbox apply`);
+        #: each one that changed something is listed in `object_writes`
+        self.allow_object_writes = False
+        self.object_writes: list[str] = []
+        #: exec websockets being served right now (a client that goes away must bring this back to 0)
+        self.open_execs = 0
+        self.remediations: list[str] = []
         self.data = data
         self.tls = tls
         self._ssl: ssl.SSLContext | None = None
@@ -803,6 +819,10 @@ class FakeApiServer:
         self.authorize: Callable[[str, str, str, str, str, str], bool] | None = None
         self._catalog: Catalog | None = None
         self._catalog_sig: tuple[int, int] = (0, -1)
+        self._sorted: dict[tuple[str, str, str], list[Obj]] = {}
+        self._sorted_for: Catalog | None = None
+        self._exec_index: dict[str, list[tuple[int, Obj]]] = {}
+        self._exec_index_sig: tuple[int, int] = (0, -1)
         self._lock = threading.Lock()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -1133,6 +1153,12 @@ class FakeApiServer:
             return await self._exec(request, info, query, entry, midstream_drop)
         if is_ssar:
             return await self._ssar(request)
+        if self.allow_remediation_writes and request.method in ("PATCH", "POST", "DELETE"):
+            answer = await self._remediation_write(request, res.kind, info, query)
+            if answer is not None:
+                return answer
+        if self.allow_object_writes and request.method in ("POST", "PATCH") and not info.subresource:
+            return await self._object_write(request, res.kind, info)
         if self.allow_pod_writes and res.kind == "Pod" and request.method in ("POST", "DELETE"):
             return await self._pod_write(request, info)
         if request.method not in ("GET", "HEAD"):
@@ -1233,19 +1259,31 @@ class FakeApiServer:
         return out
 
     def _objects(self, res: Resource, namespace: str) -> list[Obj]:
-        objs = self._namespaces() if res.kind == "Namespace" and res.group == "" else self.catalog.objects_of(res)
+        if res.kind == "Namespace" and res.group == "":
+            objs = self._namespaces()
+        else:
+            # sorted once per catalog (thousands of pods, asked for in 500-item pages by kubectl)
+            catalog = self.catalog
+            key = (res.group, res.version, res.plural)
+            objs = self._sorted.get(key) if self._sorted_for is catalog else None
+            if self._sorted_for is not catalog:
+                self._sorted, self._sorted_for = {}, catalog
+            if objs is None:
+                objs = self._sorted[key] = sorted(catalog.objects_of(res), key=_ns_name)
+            if not namespace:
+                return objs
         if namespace:
             objs = [o for o in objs if (o.get("metadata") or {}).get("namespace", "") == namespace]
-        return sorted(
-            objs,
-            key=lambda o: (
-                (o.get("metadata") or {}).get("namespace") or "",
-                (o.get("metadata") or {}).get("name") or "",
-            ),
-        )
+        return sorted(objs, key=_ns_name)
 
     def _get(self, request: web.Request, res: Resource, info: ReqInfo) -> web.StreamResponse:
-        for o in self._objects(res, info.namespace):
+        direct = self.data.objects.get((res.kind.lower(), info.namespace or "", info.name))
+        if res.kind != "Namespace" and direct is not None:  # by key, not by a walk over every object of the kind
+            group = split_api_version(str(direct.get("apiVersion") or "v1"))[0]
+            candidates = [direct] if res.builtin or group == res.group else []
+        else:
+            candidates = self._objects(res, info.namespace)
+        for o in candidates:
             if (o.get("metadata") or {}).get("name") == info.name:
                 obj = self._served(res, o)
                 if _wants_table(request):
@@ -1268,9 +1306,9 @@ class FakeApiServer:
             fm = field_matcher((query.get("fieldSelector") or [""])[-1])
         except ValueError as exc:
             return status_response(400, f"unable to parse requirement: {exc}")
-        items = [self._served(res, o) for o in self._objects(res, info.namespace) if lm(o) and fm(o)]
+        items = [o for o in self._objects(res, info.namespace) if lm(o) and fm(o)]
         if watch:
-            return await self._watch(request, items, query, entry)
+            return await self._watch(request, [self._served(res, o) for o in items], query, entry)
         meta: Obj = {"resourceVersion": "1"}
         limit = int((query.get("limit") or ["0"])[-1] or 0)
         cont = (query.get("continue") or [""])[-1]
@@ -1286,6 +1324,7 @@ class FakeApiServer:
                 meta["continue"] = base64.urlsafe_b64encode(str(end).encode()).decode()
                 meta["remainingItemCount"] = len(items) - end
             items = items[start:end]
+        items = [self._served(res, o) for o in items]  # only the page asked for
         if _wants_table(request):
             include = (query.get("includeObject") or ["PartialObjectMetadata"])[-1]
             table = table_for(res, items, include)
@@ -1418,6 +1457,78 @@ class FakeApiServer:
             return status_response(503, message)
         return web.Response(text=body, content_type="text/plain")
 
+    async def _remediation_write(
+        self, request: web.Request, kind: str, info: ReqInfo, query: dict[str, list[str]]
+    ) -> web.StreamResponse | None:
+        """cordon/uncordon (merge patch of Node spec.unschedulable), eviction, pod delete; dryRun=All changes nothing."""
+        dry = "All" in query.get("dryRun", [])
+        if kind == "Node" and request.method == "PATCH" and info.name:
+            node = self.data.objects.get(("node", "", info.name))
+            if node is None:
+                return self._not_found(info)
+            patch = await request.json()
+            if not dry:
+                value = bool((patch.get("spec") or {}).get("unschedulable"))
+                node.setdefault("spec", {})["unschedulable"] = value
+                notes = node.setdefault("metadata", {}).setdefault("annotations", {})
+                for k, v in ((patch.get("metadata") or {}).get("annotations") or {}).items():
+                    if v is None:
+                        notes.pop(k, None)  # JSON merge patch: null removes
+                    else:
+                        notes[k] = v
+                self.remediations.append(f"{'cordon' if value else 'uncordon'} node/{info.name}")
+            return json_response(node)
+        if kind == "Pod" and info.subresource == "eviction" and request.method == "POST":
+            if ("pod", info.namespace or "", info.name) not in self.data.objects:
+                return self._not_found(info)
+            body = await request.json()
+            dry = dry or "All" in ((body.get("deleteOptions") or {}).get("dryRun") or [])
+            if not dry:
+                self.data.objects.pop(("pod", info.namespace or "", info.name), None)
+                self.remediations.append(f"evict pod/{info.namespace}/{info.name}")
+            return json_response({"kind": "Status", "apiVersion": "v1", "status": "Success"}, status=201)
+        if kind == "Pod" and request.method == "DELETE" and info.name and not info.subresource:
+            obj = self.data.objects.get(("pod", info.namespace or "", info.name))
+            if obj is None:
+                return self._not_found(info)
+            if not dry:
+                self.data.objects.pop(("pod", info.namespace or "", info.name), None)
+                self.remediations.append(f"delete pod/{info.namespace}/{info.name}")
+            return json_response(obj)
+        return None
+
+    async def _object_write(self, request: web.Request, kind: str, info: ReqInfo) -> web.StreamResponse:
+        """Create (409 when it exists) or merge-patch (404 when it does not) any object, like the API server."""
+        body = await request.json()
+        if request.method == "POST" and not info.name:
+            meta = body.setdefault("metadata", {})
+            if info.namespace:
+                meta["namespace"] = info.namespace
+            key = (kind.lower(), meta.get("namespace") or "", meta.get("name", ""))
+            if key in self.data.objects:
+                return status_response(409, f'{info.plural} "{meta.get("name")}" already exists')
+            self.data.add_object(body)
+            self.object_writes.append(f"create {kind}/{meta.get('name')}")
+            return json_response(body, status=201)
+        if request.method == "PATCH" and info.name:
+            obj = self.data.objects.get((kind.lower(), info.namespace or "", info.name))
+            if obj is None:
+                return self._not_found(info)
+
+            def merge(into: Obj, patch: Obj) -> None:
+                for k, v in patch.items():
+                    if v is None:
+                        into.pop(k, None)
+                    elif isinstance(v, dict) and isinstance(into.get(k), dict):
+                        merge(into[k], v)
+                    else:
+                        into[k] = v
+
+            merge(obj, body)
+            self.object_writes.append(f"patch {kind}/{info.name}")
+            return json_response(obj)
+        return status_response(405, "the server does not allow this method on the requested resource")
+
     async def _pod_write(self, request: web.Request, info: ReqInfo) -> web.StreamResponse:
         """Create or delete a pod (only with `allow_pod_writes`, for opt-in debug pods): a created pod is
         Running at once; an exec record whose `pod` is "*" answers in it."""
@@ -1438,7 +1549,15 @@ class FakeApiServer:
         return status_response(405, "the server does not allow this method on the requested resource")
 
     def _exec_record(self, namespace: str, pod: str, container: str | None, argv: list[str]) -> Obj | None:
-        for rec in self.data.execs:
+        # the records of this pod and the "*" ones, in file order (an index: a synthetic install has thousands)
+        execs = self.data.execs
+        if self._exec_index_sig != (id(execs), len(execs)):
+            index: dict[str, list[tuple[int, Obj]]] = {}
+            for i, rec in enumerate(execs):
+                index.setdefault(str(rec.get("pod")), []).append((i, rec))
+            self._exec_index, self._exec_index_sig = index, (id(execs), len(execs))
+        candidates = sorted(self._exec_index.get(pod, []) + self._exec_index.get("*", []), key=lambda ir: ir[0])
+        for _i, rec in candidates:
             if rec.get("namespace", namespace) != namespace or rec.get("pod") not in (pod, "*"):
                 continue
             if container and rec.get("container") and rec["container"] != container:
@@ -1486,10 +1605,14 @@ class FakeApiServer:
                     break
 
         reader = asyncio.create_task(drain())
+        self.open_execs += 1
         try:
             rec = self._exec_record(info.namespace, info.name, container, argv)
             if rec is not None and rec.get("delay_s"):
-                await asyncio.sleep(float(rec["delay_s"]))
+                # a slow command, unless the client hangs up first (as a real kubelet notices)
+                await asyncio.wait([reader], timeout=float(rec["delay_s"]))
+                if reader.done():
+                    return ws
             if rec is None:
                 code, out, errout = 127, b"", f'exec: "{argv[0]}": executable file not found in $PATH\n'.encode()
                 failure: str | None = None
@@ -1537,6 +1660,7 @@ class FakeApiServer:
         except (ConnectionError, RuntimeError):
             pass  # the client went away
         finally:
+            self.open_execs -= 1
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader

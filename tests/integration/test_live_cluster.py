@@ -394,6 +394,7 @@ async def test_exec_handshakes_never_capture_concurrent_lists(kubeconfig: Path) 
     websocket handshake; a LIST on the same client in another thread then fails with "Handshake status 200 OK"
     (seen as a flaky `list-node-pods` step in the demo scan). Execs and lists side by side must all succeed."""
     c = live(kubeconfig)
+    c.selector_lists_before_whole = 10**9  # every selector LIST goes out, none is answered from a whole one
 
     async def one_exec() -> int:
         return (await c.exec("llm-d-demo", DECODE, "vllm", ["ls", "-la", "/dev/shm"])).exit_code

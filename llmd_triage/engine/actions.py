@@ -1,0 +1,190 @@
+"""Remediation actions: rendered from a leaf, shown as their kubectl equivalent, run only when a person says so.
+
+An action is data (kind + rendered target) until `apply` runs it through a `ClusterWriter`. Every run starts with a
+server-side dry run, so an action that RBAC, admission or a PodDisruptionBudget would refuse is refused before
+anything changes, and every attempt, refused or not, is appended to the audit log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shlex
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmd_triage.cluster.base import ClusterError, ClusterWriter
+
+#: set on a node this tool cordoned; uncordon only ever undoes a cordon that carries it
+CORDON_ANNOTATION = "llmd-triage.llm-d.ai/cordoned-by"
+#: kinds whose effect reaches beyond one object: the operator must type the target's name back
+DANGEROUS = frozenset({"drain", "delete-pod"})
+NODE_KINDS = frozenset({"cordon", "uncordon", "drain"})
+
+
+@dataclass
+class ActionPlan:
+    kind: str
+    name: str
+    namespace: str | None
+    title: str
+    command: str
+    dangerous: bool
+
+    @property
+    def target(self) -> str:
+        return f"node/{self.name}" if self.kind in NODE_KINDS else f"pod/{self.namespace}/{self.name}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def kubectl_equivalent(kind: str, name: str, namespace: str | None) -> str:
+    q = shlex.quote
+    if kind == "cordon":
+        return f"kubectl cordon {q(name)}"
+    if kind == "uncordon":
+        return f"kubectl uncordon {q(name)}"
+    if kind == "drain":
+        return f"kubectl drain {q(name)} --ignore-daemonsets --delete-emptydir-data --timeout=15m"
+    if kind == "delete-pod":
+        return f"kubectl delete pod {q(name)} -n {q(namespace or 'default')}"
+    raise ValueError(f"unknown action kind {kind!r}")
+
+
+def make_plan(kind: str, name: str, namespace: str | None, title: str | None) -> ActionPlan:
+    ns = None if kind in NODE_KINDS else namespace
+    default_titles = {
+        "cordon": f"Cordon node {name}: nothing new is scheduled on it",
+        "uncordon": f"Uncordon node {name}: it takes new pods again",
+        "drain": f"Drain node {name}: cordon it and evict every pod but DaemonSet pods",
+        "delete-pod": f"Delete pod {ns}/{name}: its controller recreates it",
+    }
+    return ActionPlan(
+        kind=kind,
+        name=name,
+        namespace=ns,
+        title=title or default_titles[kind],
+        command=kubectl_equivalent(kind, name, ns),
+        dangerous=kind in DANGEROUS,
+    )
+
+
+@dataclass
+class ActionOutcome:
+    ok: bool
+    dry_run: str
+    result: str
+    details: list[str] = field(default_factory=list)
+
+
+async def apply(
+    plan: ActionPlan,
+    writer: ClusterWriter,
+    *,
+    list_pods: Callable[..., Any] | None = None,
+    get_node: Callable[[str], Any] | None = None,
+    user: str = "unknown",
+) -> ActionOutcome:
+    """Dry run, then the real write. A refused dry run stops there: nothing was changed."""
+    node: dict[str, Any] | None = None
+    if plan.kind in NODE_KINDS and get_node is not None:
+        try:
+            node = await get_node(plan.name)
+        except ClusterError as exc:
+            return ActionOutcome(False, "not run", f"refused: cannot read node {plan.name}: {exc.message}")
+    if plan.kind == "uncordon":
+        mine = ((node or {}).get("metadata") or {}).get("annotations", {}).get(CORDON_ANNOTATION)
+        if not mine:
+            return ActionOutcome(
+                False,
+                "not run",
+                f"refused: node {plan.name} was not cordoned by llmd-triage (no {CORDON_ANNOTATION} annotation); "
+                "whoever cordoned it may have a reason: uncordon it by hand if you mean to",
+            )
+    try:
+        await _run(plan, writer, dry_run=True, list_pods=list_pods, node=node, user=user)
+    except ClusterError as exc:
+        return ActionOutcome(False, f"refused: {exc.message}", "not run")
+    try:
+        details = await _run(plan, writer, dry_run=False, list_pods=list_pods, node=node, user=user)
+    except ClusterError as exc:
+        return ActionOutcome(False, "ok", f"failed: {exc.message}")
+    return ActionOutcome(True, "ok", "done", details)
+
+
+def _cordon_patch(node: dict[str, Any] | None, user: str) -> dict[str, Any]:
+    """Cordon, and say so on the node, unless someone else had cordoned it already (then it stays theirs)."""
+    patch: dict[str, Any] = {"spec": {"unschedulable": True}}
+    already = bool(((node or {}).get("spec") or {}).get("unschedulable"))
+    if not already:
+        stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        patch["metadata"] = {"annotations": {CORDON_ANNOTATION: f"{user} {stamp}"}}
+    return patch
+
+
+async def _run(
+    plan: ActionPlan,
+    writer: ClusterWriter,
+    *,
+    dry_run: bool,
+    list_pods: Callable[..., Any] | None,
+    node: dict[str, Any] | None = None,
+    user: str = "unknown",
+) -> list[str]:
+    if plan.kind == "cordon":
+        await writer.patch("v1", "Node", plan.name, None, _cordon_patch(node, user), dry_run=dry_run)
+        return [f"node/{plan.name} cordoned"]
+    if plan.kind == "uncordon":
+        patch = {"spec": {"unschedulable": False}, "metadata": {"annotations": {CORDON_ANNOTATION: None}}}
+        await writer.patch("v1", "Node", plan.name, None, patch, dry_run=dry_run)
+        return [f"node/{plan.name} uncordoned"]
+    if plan.kind == "delete-pod":
+        await writer.delete("v1", "Pod", plan.name, plan.namespace, dry_run=dry_run)
+        return [f"pod/{plan.name} deleted"]
+    if plan.kind == "drain":
+        await writer.patch("v1", "Node", plan.name, None, _cordon_patch(node, user), dry_run=dry_run)
+        out = [f"node/{plan.name} cordoned"]
+        if list_pods is None:
+            raise ClusterError("error", "draining needs the pod list of the node")
+        for pod in await list_pods(plan.name):
+            meta = pod.get("metadata") or {}
+            owners = meta.get("ownerReferences") or []
+            if any(o.get("kind") == "DaemonSet" for o in owners):
+                continue
+            if "kubernetes.io/config.mirror" in (meta.get("annotations") or {}):
+                continue
+            await writer.evict(meta.get("namespace", "default"), meta.get("name", ""), dry_run=dry_run)
+            out.append(f"pod/{meta.get('namespace')}/{meta.get('name')} evicted")
+        return out
+    raise ClusterError("error", f"unknown action kind {plan.kind!r}")
+
+
+def default_audit_path() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "llmd-triage" / "audit.jsonl"
+
+
+def audit(
+    path: Path, *, plan: ActionPlan, user: str, context: str, outcome: ActionOutcome | None, walk_target: str
+) -> None:
+    """One JSON line per attempt, appended and flushed before returning: the log survives a crash after it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = {
+        "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "user": user,
+        "context": context,
+        "target": plan.target,
+        "walk_target": walk_target,
+        "action": plan.kind,
+        "command": plan.command,
+        "dry_run": outcome.dry_run if outcome else "not run",
+        "result": outcome.result if outcome else "cancelled by the operator",
+    }
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(line, sort_keys=True) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
