@@ -56,6 +56,21 @@ _PATTERNS: list[tuple[re.Pattern[str], Any]] = [
         ),
         _keep(2),
     ),
+    # an env entry written out as text (a Python repr or JSON of a container, e.g. a deciding value):
+    # 'name': 'HF_TOKEN', 'value': '...'
+    (
+        re.compile(
+            r"""(['"]name['"]\s*:\s*['"][A-Za-z0-9_.-]*(?i:TOKEN|SECRET|PASSW(?:OR)?D|KEY|CREDENTIAL)[A-Za-z0-9_.-]*"""
+            r"""['"]\s*,\s*['"]value['"]\s*:\s*)(['"]?)(?!<redacted>)[^'"]*"""
+        ),
+        _keep(2),
+    ),
+    (
+        re.compile(
+            r"""(['"]name['"]\s*:\s*['"]AWS_[A-Za-z0-9_]*['"]\s*,\s*['"]value['"]\s*:\s*)(['"]?)(?!<redacted>)[^'"]*"""
+        ),
+        _keep(2),
+    ),
     # NAME=value, NAME: value, "NAME": "value"
     (re.compile(r"(\b" + _NAME + r"[\"']?\s*[=:]\s*)([\"']?)(?!<redacted>)[^\s\"',;}]+"), _keep(2)),
 ]

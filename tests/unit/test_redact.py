@@ -30,6 +30,10 @@ PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAsecretbody\nmoresecretbo
         (f"before\n{PEM}\nafter", "secretbody"),
         ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAAS cut short by an output cap", "MIIEvQIBADAN"),
         ("ghp_abcdefghijklmnopqrstuvwxyz0123456789", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
+        ("[{'env': [{'name': 'DB_PASSWORD', 'value': 'plainpass99'}], 'image': 'x'}]", "plainpass99"),
+        ('{"name": "AWS_REGION_SECRETISH", "value": "s3cr3tvalue"}', "s3cr3tvalue"),
+        ("{'name': 'AWS_DEFAULT_PROFILE', 'value': 'prod-admin-profile'}", "prod-admin-profile"),
+        ("{'name': 'S3_KEY', 'value': 'cut short by a clip…", "cut short"),
     ],
 )
 def test_secret_shapes_are_masked(text: str, secret: str) -> None:
@@ -42,6 +46,7 @@ def test_secret_shapes_are_masked(text: str, secret: str) -> None:
     [
         "key: nvidia.com/gpu",  # a toleration
         "NCCL_P2P_DISABLE=1",
+        "[{'name': 'NCCL_IB_HCA', 'value': 'mlx5_0,mlx5_3'}]",
         "lastState.terminated.reason: OOMKilled",
         "Xid 79 (0000:a1:00): GPU has fallen off the bus.",
         "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
