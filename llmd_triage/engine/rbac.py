@@ -105,14 +105,53 @@ def plan_rbac(
             plan.add(RbacNeed(("get",), resource, group), "run on workloads", namespace)
         plan.add(RbacNeed(("list",), "pods"), "run on workloads", namespace)
     if remediation:
-        plan.add(RbacNeed(("patch",), "nodes"), "remediation: cordon", namespace)
-        plan.add(
-            RbacNeed(("create",), "pods", subresource="eviction", scope="*"),
-            "remediation: drain (evicts in every namespace)",
-            namespace,
-        )
-        plan.add(RbacNeed(("delete",), "pods"), "remediation: delete a pod", namespace)
+        for need, why in remediation_needs(trees):
+            plan.add(need, why, namespace)
     return plan.finish()
+
+
+#: what each action kind writes; the kinds a tree set declares decide what `rbac --with-remediation` grants
+_ACTION_NEEDS: dict[str, list[RbacNeed]] = {
+    "cordon": [RbacNeed(("get", "patch"), "nodes")],
+    "uncordon": [RbacNeed(("get", "patch"), "nodes")],
+    "drain": [
+        RbacNeed(("get", "patch"), "nodes"),
+        RbacNeed(("list",), "pods", scope="*"),
+        RbacNeed(("create",), "pods", subresource="eviction", scope="*"),
+    ],
+    "delete-pod": [RbacNeed(("delete",), "pods")],
+    "rollout-restart": [RbacNeed(("patch",), r, "apps") for r in ("deployments", "statefulsets", "daemonsets")],
+    "scale": [
+        *(RbacNeed(("patch",), r, "apps") for r in ("deployments", "statefulsets", "replicasets")),
+        RbacNeed(("patch",), "leaderworkersets", "leaderworkerset.x-k8s.io"),
+    ],
+}
+_ANNOTATE: dict[str, RbacNeed] = {
+    "pod": RbacNeed(("patch",), "pods"),
+    "node": RbacNeed(("patch",), "nodes"),
+    "deploy": RbacNeed(("patch",), "deployments", "apps"),
+    "sts": RbacNeed(("patch",), "statefulsets", "apps"),
+    "ds": RbacNeed(("patch",), "daemonsets", "apps"),
+    "lws": RbacNeed(("patch",), "leaderworkersets", "leaderworkerset.x-k8s.io"),
+}
+
+
+def remediation_needs(trees: Iterable[Tree]) -> list[tuple[RbacNeed, str]]:
+    """The writes of the actions these trees declare, nothing more (an annotate names its kind literally)."""
+    from llmd_triage.tree.model import Leaf
+
+    out: list[tuple[RbacNeed, str]] = []
+    for tree in trees:
+        for leaf in (n for n in tree.nodes.values() if isinstance(n, Leaf)):
+            for action in leaf.actions:
+                why = f"remediation: {action.kind} ({tree.id}/{leaf.id})"
+                if action.kind == "annotate":
+                    prefix = action.target.source.split("/", 1)[0].strip().lower()
+                    needs = [_ANNOTATE[prefix]] if prefix in _ANNOTATE else list(_ANNOTATE.values())
+                else:
+                    needs = _ACTION_NEEDS.get(action.kind, [])
+                out.extend((n, why) for n in needs)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- YAML

@@ -160,3 +160,22 @@ def test_remediation_writes_only_when_asked(capsys: pytest.CaptureFixture[str]) 
 
     plain, fixing = verbs(rbac_yaml(capsys)), verbs(rbac_yaml(capsys, "--with-remediation"))
     assert fixing - plain == {("nodes", "patch"), ("pods/eviction", "create"), ("pods", "delete")}
+
+
+def test_remediation_grants_follow_the_declared_action_kinds() -> None:
+    """Only what the chosen trees' actions write: slow-model-load declares none, gpu-xid cordons and drains."""
+    from llmd_triage.engine.rbac import remediation_needs
+
+    trees = load_tree_set(Path(__file__).resolve().parents[2] / "trees")
+
+    def grants(*ids: str) -> set[tuple[str, str, str]]:
+        return {
+            (n.resource + (f"/{n.subresource}" if n.subresource else ""), v, n.group)
+            for n, _ in remediation_needs([trees[i] for i in ids])
+            for v in n.verbs
+        }
+
+    assert grants("slow-model-load", "p2p-disabled", "rdma-link-down") == set()
+    assert grants("oom-kill") == {("pods", "delete", "")}
+    assert ("pods/eviction", "create", "") in grants("gpu-xid") and ("nodes", "patch", "") in grants("gpu-xid")
+    assert not {g for g in grants("gpu-xid", "oom-kill") if g[2] == "apps"}  # no tree restarts or scales
