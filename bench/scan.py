@@ -282,13 +282,13 @@ def table(results: list[SizeResult], latency: float) -> str:
         t = res.triage
         rows.append(
             f"| {res.nodes:,} | {res.pods:,} | llmd-triage | {t.wall_s:.2f} | {t.requests:,} | {_lists(t)} "
-            f"| {_execlogs(t)} | {t.peak_rss_mb:.0f} | {t.found}/{t.faults} | {t.false} |"
+            f"| {_execlogs(t):,} | {t.peak_rss_mb:.0f} | {t.found}/{t.faults} | {t.false} |"
         )
         b = res.runbook
         if b is not None and not b.note:
             rows.append(
                 f"| {res.nodes:,} | {res.pods:,} | kubectl runbook | {b.wall_s:.1f} | {b.requests:,} | {_lists(b)} "
-                f"| {_execlogs(b)} | {b.peak_rss_mb:.0f} | {b.found}/{b.faults} flagged | {b.false} |"
+                f"| {_execlogs(b):,} | {b.peak_rss_mb:.0f} | {b.found}/{b.faults} flagged | {b.false} |"
             )
             rows.append(
                 f"| {res.nodes:,} | {res.pods:,} | runbook ÷ llmd-triage | {_ratio(b.wall_s, t.wall_s)} "
@@ -327,7 +327,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=8)
     ap.add_argument("--keep", metavar="DIR", help="keep each size's snapshot and outputs under DIR/NODES")
     ap.add_argument("--json", metavar="FILE", help="also write the raw results as JSON")
+    ap.add_argument("--replay", metavar="FILE", help="print the tables of a --json file again; run nothing")
     args = ap.parse_args(argv)
+    if args.replay:
+        saved = json.loads(Path(args.replay).read_text())
+        results = [
+            SizeResult(
+                s["nodes"],
+                s["pods"],
+                Run(**s["llmd_triage"]),
+                Run(**s["runbook"]) if s["runbook"] else None,
+            )
+            for s in saved["sizes"]
+        ]
+        print(table(results, saved["latency_s"]))
+        print(startup_table([tuple(r) for r in saved["startup"]]))  # type: ignore[misc]
+        return 0
     sizes = [int(s.replace("_", "").replace(",", "")) for s in args.sizes.split(",") if s.strip()]
     kubectl = None if args.no_baseline else kubectl_path(install=not args.no_install)
     results = []

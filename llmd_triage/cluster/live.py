@@ -8,10 +8,11 @@ on a reset connection, and a per-run cache so each LIST happens once per scope.
 
 The cache also answers from a LIST it holds: a GET of an object in it, and a LIST with selectors
 in its scope (filtered here with the selector code the snapshot backend uses). A kind asked for
-with selectors again and again in one scope (events of every target, the pods on every node) is
-read whole once, after SELECTOR_LISTS_BEFORE_WHOLE such requests, instead of once per target: a
-whole-cluster scan then costs about one LIST per kind and scope plus the logs and exec calls of
-the targets it walks.
+with selectors about many different objects in one scope (the events of every target, the pods on
+every node) is read whole once, once more than SELECTOR_LISTS_BEFORE_WHOLE objects were asked
+about, instead of once per object: a whole-cluster scan then costs about one LIST per kind and
+scope plus the logs and exec calls of the targets it walks, while a walk of one target still
+sends its few small selector LISTs (five about one node do not read every pod of the cluster).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import re
 import shlex
 import threading
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +38,8 @@ DEFAULT_TIMEOUT = 20.0
 #: where a pod finds its service account; LLMD_TRIAGE_SA_DIR overrides it (tests, unusual mounts)
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 DEFAULT_CONCURRENCY = 8
-#: selector LISTs of one kind in one scope sent as such; the next one reads the whole scope once
+#: objects (a node, an involved object: the `field=value` terms) one kind is asked about with selectors in
+#: one scope, each in its own LIST; asking about one more reads the whole scope once
 SELECTOR_LISTS_BEFORE_WHOLE = 2
 
 #: kinds of the core group and the common built-in groups: (apiVersion, kind) -> (plural, namespaced)
@@ -147,8 +148,8 @@ class LiveCluster:
         self._index: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
         #: (path of a whole LIST, field path) -> {value: items}, for `field=value` selectors answered from it
         self._field_index: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
-        #: (api_version, plural, namespace) -> selector LISTs sent in that scope this run
-        self._selector_lists: Counter[tuple[str, str, str | None]] = Counter()
+        #: (api_version, plural, namespace) -> what selector LISTs in that scope asked about this run
+        self._selector_subjects: dict[tuple[str, str, str | None], set[tuple[str, ...]]] = {}
         self.selector_lists_before_whole = SELECTOR_LISTS_BEFORE_WHOLE
         self.prometheus = prometheus
         #: None unless the operator allowed creating debug pods (a mutation) with a flag
@@ -380,8 +381,11 @@ class LiveCluster:
         held = next((p for p in paths if self._held(p) is not None), None)
         scope = (api_version, plural, ns)
         if held is None:
-            self._selector_lists[scope] += 1
-            if self._selector_lists[scope] <= self.selector_lists_before_whole:
+            # what it is about: the values of its `field=value` terms (a node, an object), else its labels
+            subject = tuple(v for _f, v in field_equalities(field_selector)) or ("labels", label_selector or "")
+            subjects = self._selector_subjects.setdefault(scope, set())
+            subjects.add(subject)
+            if len(subjects) <= self.selector_lists_before_whole:
                 return None
             held = paths[0]
         try:

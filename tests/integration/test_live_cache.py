@@ -120,6 +120,21 @@ async def test_a_kind_asked_with_selectors_again_and_again_is_read_whole_once(
     assert got[0] and not got[-1]
 
 
+async def test_one_object_asked_about_with_many_selectors_never_reads_the_whole_kind(
+    kubeconfig: Path, server: FakeApiServer
+) -> None:
+    """A walk of one target asks for the pods on its node five times (one label selector per kind of node
+    pod): five small LISTs, not every pod of the cluster."""
+    c = live(kubeconfig)
+    labels = ["app.kubernetes.io/name=llmd-triage-toolbox", "app=nvidia-driver-daemonset", "app=nvidia-dcgm-exporter",
+              "app=mofed-ubuntu22.04-ds", "nvidia.com/ofed-driver"]  # fmt: skip
+    before = len(server.journal)
+    for label in labels:
+        await c.list("v1", "Pod", None, label, "spec.nodeName=gpu-node-c")
+    sent = server.journal[before:]
+    assert len(sent) == 5 and all("labelSelector" in j.query and "fieldSelector" in j.query for j in sent)
+
+
 async def test_a_whole_list_that_fails_falls_back_to_the_selector_list(kubeconfig: Path, server: FakeApiServer) -> None:
     c = live(kubeconfig)
     sel = "involvedObject.kind=Pod,involvedObject.name="
