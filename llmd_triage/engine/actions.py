@@ -97,6 +97,7 @@ def kubectl_equivalent(
 
 def make_plan(kind: str, name: str, namespace: str | None, title: str | None, value: str | None = None) -> ActionPlan:
     """A plan from rendered fields; ValueError when the target or value cannot be what the kind needs."""
+    api, rkind, obj = "v1", "", name
     if kind in OBJECT_KINDS:
         api, rkind, obj = _object_ref(name)
         if kind == "rollout-restart" and rkind not in _RESTARTABLE:
@@ -108,37 +109,26 @@ def make_plan(kind: str, name: str, namespace: str | None, title: str | None, va
                 raise ValueError(f"scale: replicas {value!r} is not a count")
         if kind == "annotate" and not re.fullmatch(r"[A-Za-z0-9./_-]{1,253}=[^\n]{0,1024}", value or ""):
             raise ValueError(f"annotate: {value!r} is not KEY=VALUE")
-        ns = None if rkind == "Node" else namespace
-        titles = {
-            "rollout-restart": f"Restart every pod of {rkind} {ns}/{obj}, one by one as its update strategy says",
-            "scale": f"Scale {rkind} {ns}/{obj} to {value} replica(s)",
-            "annotate": f"Annotate {rkind} {obj} with {value}",
-        }
-        return ActionPlan(
-            kind=kind,
-            name=obj,
-            namespace=ns,
-            title=title or titles[kind],
-            command=kubectl_equivalent(kind, obj, ns, rkind, value),
-            dangerous=kind in DANGEROUS,
-            api_version=api,
-            resource_kind=rkind,
-            value=value,
-        )
-    ns = None if kind in NODE_KINDS else namespace
+    ns = None if kind in NODE_KINDS or rkind == "Node" else namespace
     default_titles = {
-        "cordon": f"Cordon node {name}: nothing new is scheduled on it",
-        "uncordon": f"Uncordon node {name}: it takes new pods again",
-        "drain": f"Drain node {name}: cordon it and evict every pod but DaemonSet pods",
-        "delete-pod": f"Delete pod {ns}/{name}: its controller recreates it",
+        "cordon": f"Cordon node {obj}: nothing new is scheduled on it",
+        "uncordon": f"Uncordon node {obj}: it takes new pods again",
+        "drain": f"Drain node {obj}: cordon it and evict every pod but DaemonSet pods",
+        "delete-pod": f"Delete pod {ns}/{obj}: its controller recreates it",
+        "rollout-restart": f"Restart every pod of {rkind} {ns}/{obj}, one by one as its update strategy says",
+        "scale": f"Scale {rkind} {ns}/{obj} to {value} replica(s)",
+        "annotate": f"Annotate {rkind} {obj} with {value}",
     }
     return ActionPlan(
         kind=kind,
-        name=name,
+        name=obj,
         namespace=ns,
         title=title or default_titles[kind],
-        command=kubectl_equivalent(kind, name, ns),
+        command=kubectl_equivalent(kind, obj, ns, rkind, value),
         dangerous=kind in DANGEROUS,
+        api_version=api,
+        resource_kind=rkind,
+        value=value if kind in OBJECT_KINDS else None,
     )
 
 

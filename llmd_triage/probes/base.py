@@ -130,6 +130,24 @@ def target_namespace(params: dict[str, Any], target: TargetRef, cluster: Cluster
     return params.get("namespace") or target.namespace or cluster.default_namespace
 
 
+async def read_pod(params: dict[str, Any], target: TargetRef, cluster: Cluster) -> tuple[dict[str, Any], str]:
+    """The pod a probe is about, and the kubectl line to read it by hand; a failure or a non-Pod is a
+    ProbeFailure that names that line."""
+    ns, name = target_namespace(params, target, cluster), target_pod(params, target)
+    cmd = f"kubectl get pod -n {ns} {name} -o yaml"
+    try:
+        pod = await cluster.get("v1", "Pod", name, ns)
+    except ClusterError as exc:
+        raise ProbeFailure.from_cluster(exc, cmd) from None
+    if (
+        not isinstance(pod, dict)
+        or not isinstance(pod.get("spec", {}), dict)
+        or not isinstance(pod.get("status", {}), dict)
+    ):
+        raise ProbeFailure("garbage", f"pod {name} came back in a shape that is not a Pod", cmd)
+    return pod, cmd
+
+
 def target_pod(params: dict[str, Any], target: TargetRef) -> str:
     pod = params.get("pod") or (target.name if target.kind == "pod" else None)
     if not pod:

@@ -17,7 +17,7 @@ from typing import Any
 
 from llmd_triage.cluster.base import Cluster, ClusterError, TargetRef
 from llmd_triage.parsers.pod_status import pick_container
-from llmd_triage.probes.base import Probe, ProbeFailure, ProbeResult, RbacNeed, target_namespace, target_pod
+from llmd_triage.probes.base import Probe, ProbeFailure, ProbeResult, RbacNeed, read_pod, target_namespace, target_pod
 
 #: storage classes, slowest-to-read-randomly first; the tree branches on these names
 BACKINGS = (
@@ -290,12 +290,8 @@ class PodStorage(Probe):
 
     async def run(self, params: dict[str, Any], target: TargetRef, cluster: Cluster) -> ProbeResult:
         ns, pod_name = target_namespace(params, target, cluster), target_pod(params, target)
-        cmd = f"kubectl get pod -n {ns} {pod_name} -o yaml"
-        try:
-            pod = await cluster.get("v1", "Pod", pod_name, ns)
-        except ClusterError as exc:
-            raise ProbeFailure.from_cluster(exc, cmd) from None
-        if not isinstance(pod, dict) or not isinstance(pod.get("spec"), dict):
+        pod, cmd = await read_pod(params, target, cluster)
+        if not isinstance(pod.get("spec"), dict):
             raise ProbeFailure("garbage", f"pod {pod_name} came back in a shape that is not a Pod", cmd)
         spec = pod["spec"]
         name = pick_container(pod, params.get("container"))

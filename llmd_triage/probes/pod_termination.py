@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmd_triage.cluster.base import Cluster, ClusterError, TargetRef
+from llmd_triage.cluster.base import Cluster, TargetRef
 from llmd_triage.parsers.pod_status import termination
-from llmd_triage.probes.base import Probe, ProbeFailure, ProbeResult, RbacNeed, target_namespace, target_pod
+from llmd_triage.probes.base import Probe, ProbeResult, RbacNeed, read_pod
 
 
 class PodTermination(Probe):
@@ -27,14 +27,7 @@ class PodTermination(Probe):
     rbac = (RbacNeed(("get",), "pods"),)
 
     async def run(self, params: dict[str, Any], target: TargetRef, cluster: Cluster) -> ProbeResult:
-        ns, pod = target_namespace(params, target, cluster), target_pod(params, target)
-        cmd = f"kubectl get pod -n {ns} {pod} -o yaml"
-        try:
-            obj = await cluster.get("v1", "Pod", pod, ns)
-        except ClusterError as exc:
-            raise ProbeFailure.from_cluster(exc, cmd) from None
-        if not isinstance(obj, dict) or not isinstance(obj.get("status", {}), dict):
-            raise ProbeFailure("garbage", f"pod {pod} came back in a shape that is not a Pod", cmd)
+        obj, cmd = await read_pod(params, target, cluster)
         t = termination(obj, params.get("container"))
         if t["reason"]:
             summary = (
