@@ -113,6 +113,9 @@ class TriageApp(App[int]):
     def _walk_target(self, target: TargetRef, tree_id: str | None) -> None:
         from llmd_triage.tui.screens.picker import ChoiceScreen
 
+        if target.kind == "workload":  # a Deployment or a LeaderWorkerSet is walked through one of its pods
+            self.run_worker(self._pick_workload_pod(target, tree_id), group="resolve", exit_on_error=False)
+            return
         if tree_id:
             tree = self.session.trees.get(tree_id)
             if tree is None:
@@ -138,6 +141,27 @@ class TriageApp(App[int]):
         self.push_screen(
             ChoiceScreen(f"Which tree for {target.ref}?", [(t.id, f"{t.id}: {t.title}") for t in trees]), chosen
         )
+
+    async def _pick_workload_pod(self, target: TargetRef, tree_id: str | None) -> None:
+        from llmd_triage.engine.targets import workload_pods
+        from llmd_triage.tui.screens.picker import ChoiceScreen
+
+        try:
+            pods = await workload_pods(self.session.cluster, target)
+        except Exception as exc:  # a cluster error: say it, stay where we are
+            self.notify(f"cannot list the pods of {target.ref}: {exc}", severity="error")
+            return
+        if not pods:
+            self.notify(f"{target.ref} has no pods", severity="warning")
+            return
+        by_name = {ref.name: ref for ref, _ in pods}
+
+        def chosen(name: str | None) -> None:
+            if name:
+                self._walk_target(by_name[name], tree_id)
+
+        choices = [(ref.name, f"{ref.name}  ({(obj.get('status') or {}).get('phase', '?')})") for ref, obj in pods]
+        self.push_screen(ChoiceScreen(f"Which pod of {target.ref}?", choices), chosen)
 
     def open_walk(self, tree_id: str, target: TargetRef) -> None:
         from llmd_triage.tui.screens.walk import WalkScreen

@@ -390,3 +390,17 @@ async def test_into_the_node_from_a_pod_walk_finds_the_node_pod(live_server: Fak
         "nvidia-driver-ctr",
     ]
     assert "bash" in argv[-1]
+
+
+async def test_a_workload_is_walked_through_the_pod_you_pick(make_app: Callable[..., TriageApp]) -> None:
+    from llmd_triage.cluster.base import parse_target
+
+    app = make_app(target=parse_target("lws/deepseek-r1", "llm-d-demo"), tree_id="rdma-link-down")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        ol = app.screen.query_one("#choices", OptionList)
+        ids = [ol.get_option_at_index(i).id for i in range(ol.option_count)]
+        assert ids == ["deepseek-r1-0", "deepseek-r1-0-1"]  # leader, then worker
+        await pilot.press("enter")
+        await until(pilot, walk_done(app))
+        assert app.screen.walk.leaf.id == "port-physically-down"  # type: ignore[attr-defined]
