@@ -95,6 +95,7 @@ def _finding(w: dict[str, Any]) -> dict[str, Any]:
         "handover": leaf.get("handover"),
         "references": leaf.get("references") or [],
         "evidence": _evidence(w),
+        "actions": leaf.get("actions") or [],
     }
 
 

@@ -134,6 +134,12 @@ def _finding_section(f: Mapping[str, Any], w: Mapping[str, Any]) -> list[str]:
             if s.get("run"):
                 out += ["", *_fence([s["run"]], "   ", "sh")]
         out.append("")
+    if f.get("actions"):
+        out += ["**Actions on offer** (the TUI runs one after you confirm it; `--apply-remediation` without one):", ""]
+        for a in f["actions"]:
+            flag = " (dangerous)" if a.get("dangerous") else ""
+            out.append(f"- {a['title']}{flag}: `{a['command']}`")
+        out.append("")
     if f.get("escalation"):
         out += [f"**Escalate:** {f['escalation']}", ""]
     if f.get("handover"):
