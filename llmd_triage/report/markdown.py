@@ -135,7 +135,7 @@ def _finding_section(f: Mapping[str, Any], w: Mapping[str, Any]) -> list[str]:
                 out += ["", *_fence([s["run"]], "   ", "sh")]
         out.append("")
     if f.get("actions"):
-        out += ["**Actions on offer** (the TUI runs one after you confirm it; `--apply-remediation` without one):", ""]
+        out += ["**Actions on offer** (from the TUI after a typed confirmation, or with `--apply-remediation`):", ""]
         for a in f["actions"]:
             flag = " (dangerous)" if a.get("dangerous") else ""
             out.append(f"- {a['title']}{flag}: `{a['command']}`")
