@@ -139,3 +139,12 @@ def test_every_screen_class_has_a_snapshot() -> None:
     covered = {"StartScreen", "TargetPicker", "ChoiceScreen", "WalkScreen", "EvidenceScreen", "FixScreen"}
     covered |= {"ConfirmScreen", "HelpScreen"}
     assert names == covered
+
+
+@pytest.mark.parametrize("name", ["start-scanned", "fix"])
+def test_light_theme(name: str, snap_compare: Any, tmp_path: Path) -> None:
+    """Readable in a light terminal too: the same screens in textual-light (LLMD_TRIAGE_THEME=light)."""
+    app_kw, run_before = SCREENS[name]
+    app = app_for(tmp_path, **app_kw)
+    app.theme = "textual-light"
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
