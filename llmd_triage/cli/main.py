@@ -106,6 +106,14 @@ def _parser() -> argparse.ArgumentParser:
         help="also allow `run --target deploy/|sts/|ds/|lws/NAME` to read those workloads",
     )
     rb.add_argument(
+        "--with-debug-pods",
+        nargs="?",
+        const="default",
+        metavar="NS",
+        help="also allow --allow-debug-pods: create, exec into and delete pods in NS (default: default); the pods "
+        "are privileged, so the namespace must admit them",
+    )
+    rb.add_argument(
         "--with-remediation",
         action="store_true",
         help="also grant the writes of confirmed remediations: patch nodes (cordon), create pods/eviction "
@@ -212,6 +220,11 @@ def _cluster_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="allow creating (and deleting) a privileged debug pod on a node that has no pod able to run "
         "node-level diagnostics: a change to the cluster, off by default",
+    )
+    p.add_argument(
+        "--debug-namespace",
+        metavar="NS",
+        help="namespace for debug pods (default: --namespace, else default); `rbac --with-debug-pods NS` grants it",
     )
     p.add_argument("--debug-image", default="ghcr.io/llm-d/llmd-triage-toolbox:latest", help="image of debug pods")
     p.add_argument(
@@ -458,7 +471,8 @@ def _live_cluster(args: argparse.Namespace) -> Any:
     from llmd_triage.cluster.live import DebugPods, KubeContext, LiveCluster
     from llmd_triage.errors import TriageError, UsageError
 
-    debug = DebugPods(image=args.debug_image, namespace=args.namespace or "default") if args.allow_debug_pods else None
+    debug_ns = getattr(args, "debug_namespace", None) or args.namespace or "default"
+    debug = DebugPods(image=args.debug_image, namespace=debug_ns) if args.allow_debug_pods else None
     prometheus = None
     if args.prometheus_url:
         from llmd_triage.cluster.prometheus import PrometheusClient
@@ -646,7 +660,13 @@ def cmd_rbac(args: argparse.Namespace) -> int:
     from llmd_triage.engine.rbac import plan_rbac, render_rbac
 
     trees = _select_trees(args.tree, _trees_root(args))
-    plan = plan_rbac(trees, namespace=args.namespace, workloads=args.workloads, remediation=args.with_remediation)
+    plan = plan_rbac(
+        trees,
+        namespace=args.namespace,
+        workloads=args.workloads,
+        remediation=args.with_remediation,
+        debug_pods=args.with_debug_pods,
+    )
     for where in plan.unplanned:
         print(f"llmd-triage: {where} reads a kind known only during the walk; grant it by hand", file=sys.stderr)
     sys.stdout.write(

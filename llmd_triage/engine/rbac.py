@@ -70,6 +70,7 @@ def plan_rbac(
     namespace: str | None = None,
     workloads: bool = False,
     remediation: bool = False,
+    debug_pods: str | None = None,
     registry: Registry | None = None,
 ) -> RbacPlan:
     registry = registry or default_registry()
@@ -107,6 +108,11 @@ def plan_rbac(
     if remediation:
         for need, why in remediation_needs(trees):
             plan.add(need, why, namespace)
+    if debug_pods:
+        # --allow-debug-pods: a privileged pod made, exec'd into and deleted in this one namespace
+        why = "debug pods (--allow-debug-pods)"
+        plan.add(RbacNeed(("create", "get", "delete"), "pods", scope=debug_pods), why, namespace)
+        plan.add(RbacNeed(("create",), "pods", subresource="exec", scope=debug_pods), why, namespace)
     return plan.finish()
 
 

@@ -126,3 +126,33 @@ def test_without_the_exec_rule_exec_steps_are_forbidden(tmp_path: Path, capsys: 
         hint = shm["error"]["hint"]  # the can-i line, in the namespace asked (not across all of them)
         assert "kubectl auth can-i create pods" in hint and "exec -n llm-d-demo" in hint
     assert [j.attrs for j in journal if j.status == 403] == [("create", "", "pods", "exec", "llm-d-demo", DECODE)]
+
+
+def test_debug_pod_rules_let_a_walk_make_use_and_delete_its_pod(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`rbac --with-debug-pods NS` is enough for --allow-debug-pods on a node without node pods."""
+    grants = _rbac(capsys, "--tree", "gpu-xid", "--with-debug-pods", "llmd-debug")
+    data = load_snapshot(BUNDLED_DEMO)
+    dmesg = next(
+        r for r in data.execs if r.get("pod") == "nvidia-driver-daemonset-z6k9d" and r["argv"] == ["dmesg", "-T"]
+    )
+    data.objects = {k: v for k, v in data.objects.items() if k[1] != "gpu-operator"}  # no node pod anywhere
+    data.execs.append(
+        {"pod": "*", "argv": ["chroot", "/host", "dmesg", "-T"], "stdout": dmesg["stdout"], "exit_code": 0}
+    )
+    srv = FakeApiServer(data)
+    srv.authorize = lambda verb, group, res, sub, ns, name: bool(allowing(grants, verb, group, res, sub, ns, name))
+    srv.allow_pod_writes = True
+    srv.start()
+    try:
+        kc = srv.write_kubeconfig(tmp_path / "kubeconfig", namespace="llm-d-demo")
+        argv = ["run", "--kubeconfig", str(kc), "--tree", "gpu-xid", "--target", "node/gpu-node-c", "-o", "json", "-q"]
+        report = _json(capsys, [*argv, "--allow-debug-pods", "--debug-namespace", "llmd-debug"], 1)
+    finally:
+        srv.stop()
+    klog = next(s for s in _steps(report) if s["node"] == "read-kernel-log")
+    assert klog["status"] == "ok" and "debug pod" in klog["summary"]
+    assert srv.created_pods and srv.deleted_pods == srv.created_pods
+    assert all(p.startswith("llmd-debug/") for p in srv.created_pods)
+    assert not [j for j in srv.journal if j.status == 403]
