@@ -19,6 +19,7 @@ import yaml
 
 from llmd_triage.cluster.base import Cluster, ClusterError, ExecResult
 from llmd_triage.cluster.snapshot import FORMAT, SnapshotData
+from llmd_triage.files import write_atomic
 from llmd_triage.redact import redact, redact_text
 
 
@@ -167,7 +168,8 @@ def write_snapshot(
             buf = io.BytesIO()
             with tarfile.open(fileobj=buf, mode="w:gz") as tar:
                 tar.add(root, arcname=root.name)
-            _atomic_write(dest, buf.getvalue())
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(dest, buf.getvalue())
         return dest
     dest.mkdir(parents=True, exist_ok=True)
     manifest: dict[str, Any] = {
@@ -219,15 +221,3 @@ def write_snapshot(
     if data.prometheus:
         (dest / "prometheus.yaml").write_text(_dump(data.prometheus), encoding="utf-8")
     return dest
-
-
-def _atomic_write(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

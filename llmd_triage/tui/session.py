@@ -7,10 +7,8 @@ the app stays a thin view (the shape harlequin keeps between its core and its Te
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import shlex
-import tempfile
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ from llmd_triage.engine.actions import ActionOutcome, ActionPlan, apply, audit, 
 from llmd_triage.engine.record import StepRecord, Walk
 from llmd_triage.engine.scan import ScanResult, is_gpu_node, is_llmd_pod, scan
 from llmd_triage.engine.walk import Recorded, StartCallback, walk
+from llmd_triage.files import write_atomic
 from llmd_triage.tree.model import Tree, severity_rank
 
 #: llm-d and Gateway API Inference Extension kinds the picker lists besides pods and nodes
@@ -182,8 +181,8 @@ class Session:
         self.export_dir.mkdir(parents=True, exist_ok=True)
         md = self.export_dir / f"{stem}.md"
         js = self.export_dir / f"{stem}.json"
-        _atomic_write(md, render_markdown(walks))
-        _atomic_write(js, render_json(walks))
+        write_atomic(md, render_markdown(walks))
+        write_atomic(js, render_json(walks))
         return md, js
 
     def node_pod_command(self, w: Walk, tool: str) -> list[str] | None:
@@ -273,17 +272,6 @@ def _worst_first(w: Walk) -> tuple[int, int, str]:
     leaf = w.leaf
     finding = 1 if leaf and leaf.is_finding else 0
     return (-finding, -severity_rank(leaf.severity) if leaf else 0, f"{w.target.get('name')}/{w.tree}")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def fuzzy_score(query: str, text: str) -> int | None:
