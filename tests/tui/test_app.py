@@ -404,3 +404,16 @@ async def test_a_workload_is_walked_through_the_pod_you_pick(make_app: Callable[
         await pilot.press("enter")
         await until(pilot, walk_done(app))
         assert app.screen.walk.leaf.id == "port-physically-down"  # type: ignore[attr-defined]
+
+
+async def test_keys_typed_into_the_filter_are_text_not_commands(make_app: Callable[..., TriageApp]) -> None:
+    """q, :, ? and s are app keys everywhere else; in the picker's filter they are what the SRE types."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("t")
+        await until(pilot, lambda: isinstance(app.screen, TargetPicker))
+        await pilot.press(*"qwen:?s")
+        assert isinstance(app.screen, TargetPicker) and app.is_running
+        assert app.screen.query_one("#filter", Input).value == "qwen:?s"
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, StartScreen))
