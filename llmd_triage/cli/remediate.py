@@ -32,7 +32,7 @@ def apply_findings(args: argparse.Namespace, cluster: Any, walks: list[Any], not
     """Run the findings' actions; return how many failed or were refused. Notes go to `note` (stderr)."""
     from llmd_triage.cluster.base import ClusterWriter
     from llmd_triage.cluster.snapshot import SnapshotCluster
-    from llmd_triage.engine.actions import ActionPlan, apply, audit, default_audit_path
+    from llmd_triage.engine.actions import ActionPlan, apply_and_audit, default_audit_path
     from llmd_triage.tree.model import severity_rank
 
     findings = sorted(
@@ -47,17 +47,10 @@ def apply_findings(args: argparse.Namespace, cluster: Any, walks: list[Any], not
         note(f"--apply-remediation: not applied: {len(plans)} action(s), but a snapshot cannot be changed")
         return 0
     log = Path(args.audit_log) if getattr(args, "audit_log", None) else default_audit_path()
-    user = getattr(cluster, "user", "unknown")
     failed = 0
 
     async def run_all() -> None:
         nonlocal failed
-
-        async def list_pods(node: str) -> list[dict[str, Any]]:
-            return await cluster.list("v1", "Pod", None, field_selector=f"spec.nodeName={node}")
-
-        async def get_node(name: str) -> dict[str, Any]:
-            return await cluster.read_fresh("v1", "Node", name)
 
         done: set[tuple[str, str, str | None]] = set()
         for w, plan in plans:
@@ -69,8 +62,7 @@ def apply_findings(args: argparse.Namespace, cluster: Any, walks: list[Any], not
             if plan.dangerous and not args.apply_dangerous_remediation:
                 note(f"--apply-remediation: skipped {plan.command} (dangerous: needs --apply-dangerous-remediation)")
                 continue
-            outcome = await apply(plan, cluster, list_pods=list_pods, get_node=get_node, user=user)
-            audit(log, plan=plan, user=user, context=cluster.name, outcome=outcome, walk_target=walk_target)
+            outcome = await apply_and_audit(plan, cluster, log=log, context=cluster.name, walk_target=walk_target)
             if outcome.ok:
                 note(f"--apply-remediation: {plan.command}: done ({'; '.join(outcome.details)})")
             else:

@@ -170,6 +170,15 @@ class ClusterWriter(Protocol):
 
     async def evict(self, namespace: str, name: str, *, dry_run: bool) -> dict[str, Any]: ...
 
+    async def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[dict[str, Any]]: ...
+
     async def read_fresh(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
         """A GET that skips the per-run cache: an action decides on the object as it is now."""
         ...

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shlex
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,19 +139,14 @@ class ActionOutcome:
     details: list[str] = field(default_factory=list)
 
 
-async def apply(
-    plan: ActionPlan,
-    writer: ClusterWriter,
-    *,
-    list_pods: Callable[..., Any] | None = None,
-    get_node: Callable[[str], Any] | None = None,
-    user: str = "unknown",
-) -> ActionOutcome:
-    """Dry run, then the real write. A refused dry run stops there: nothing was changed."""
+async def apply(plan: ActionPlan, writer: ClusterWriter) -> ActionOutcome:
+    """Dry run, then the real write. A refused dry run stops there: nothing was changed. A node is read fresh
+    first (not from the run's cache): cordon and uncordon decide on its state as it is now."""
+    user = getattr(writer, "user", "unknown")
     node: dict[str, Any] | None = None
-    if plan.kind in NODE_KINDS and get_node is not None:
+    if plan.kind in NODE_KINDS:
         try:
-            node = await get_node(plan.name)
+            node = await writer.read_fresh("v1", "Node", plan.name)
         except ClusterError as exc:
             return ActionOutcome(False, "not run", f"refused: cannot read node {plan.name}: {exc.message}")
     if plan.kind == "uncordon":
@@ -165,11 +159,11 @@ async def apply(
                 "whoever cordoned it may have a reason: uncordon it by hand if you mean to",
             )
     try:
-        await _run(plan, writer, dry_run=True, list_pods=list_pods, node=node, user=user)
+        await _run(plan, writer, dry_run=True, node=node, user=user)
     except ClusterError as exc:
         return ActionOutcome(False, f"refused: {exc.message}", "not run")
     try:
-        details = await _run(plan, writer, dry_run=False, list_pods=list_pods, node=node, user=user)
+        details = await _run(plan, writer, dry_run=False, node=node, user=user)
     except ClusterError as exc:
         return ActionOutcome(False, "ok", f"failed: {exc.message}")
     return ActionOutcome(True, "ok", "done", details)
@@ -190,7 +184,6 @@ async def _run(
     writer: ClusterWriter,
     *,
     dry_run: bool,
-    list_pods: Callable[..., Any] | None,
     node: dict[str, Any] | None = None,
     user: str = "unknown",
 ) -> list[str]:
@@ -220,9 +213,7 @@ async def _run(
     if plan.kind == "drain":
         await writer.patch("v1", "Node", plan.name, None, _cordon_patch(node, user), dry_run=dry_run)
         out = [f"node/{plan.name} cordoned"]
-        if list_pods is None:
-            raise ClusterError("error", "draining needs the pod list of the node")
-        for pod in await list_pods(plan.name):
+        for pod in await writer.list("v1", "Pod", None, field_selector=f"spec.nodeName={plan.name}"):
             meta = pod.get("metadata") or {}
             owners = meta.get("ownerReferences") or []
             if any(o.get("kind") == "DaemonSet" for o in owners):
@@ -233,6 +224,16 @@ async def _run(
             out.append(f"pod/{meta.get('namespace')}/{meta.get('name')} evicted")
         return out
     raise ClusterError("error", f"unknown action kind {plan.kind!r}")
+
+
+async def apply_and_audit(
+    plan: ActionPlan, writer: ClusterWriter, *, log: Path, context: str, walk_target: str
+) -> ActionOutcome:
+    """`apply`, then one audit line whatever came of it: the one way the TUI and --apply-remediation act."""
+    outcome = await apply(plan, writer)
+    user = getattr(writer, "user", "unknown")
+    audit(log, plan=plan, user=user, context=context, outcome=outcome, walk_target=walk_target)
+    return outcome
 
 
 def default_audit_path() -> Path:

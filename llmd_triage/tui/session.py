@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from llmd_triage.cluster.base import Cluster, ClusterError, ClusterWriter, TargetRef
-from llmd_triage.engine.actions import ActionOutcome, ActionPlan, apply, audit, default_audit_path
+from llmd_triage.engine.actions import ActionOutcome, ActionPlan, apply_and_audit, audit, default_audit_path
 from llmd_triage.engine.record import StepRecord, Walk
 from llmd_triage.engine.scan import ScanResult, is_gpu_node, is_llmd_pod, scan
 from llmd_triage.engine.walk import Recorded, StartCallback, walk
@@ -238,24 +238,7 @@ class Session:
         if not self.can_remediate:
             raise ClusterError("forbidden", "actions are never run on a snapshot")
         writer: Any = self.cluster
-
-        async def list_pods(node: str) -> list[dict[str, Any]]:
-            return await self.cluster.list("v1", "Pod", None, field_selector=f"spec.nodeName={node}")
-
-        async def get_node(name: str) -> dict[str, Any]:
-            return await writer.read_fresh("v1", "Node", name)
-
-        user = getattr(writer, "user", "unknown")
-        outcome = await apply(plan, writer, list_pods=list_pods, get_node=get_node, user=user)
-        audit(
-            self.audit_path,
-            plan=plan,
-            user=user,
-            context=self.context,
-            outcome=outcome,
-            walk_target=walk_target,
-        )
-        return outcome
+        return await apply_and_audit(plan, writer, log=self.audit_path, context=self.context, walk_target=walk_target)
 
     def cancelled_action(self, plan: ActionPlan, walk_target: str) -> None:
         audit(
