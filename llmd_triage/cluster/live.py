@@ -611,18 +611,24 @@ class LiveCluster:
         except ValueError:
             return {}
 
-    async def read_fresh(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+    async def _located(
+        self, api_version: str, kind: str, name: str | None, namespace: str | None, verb: str
+    ) -> tuple[str, str]:
+        """The URL path of an object (or of its collection, without a name) and the can-i line for `verb` on it."""
         plural, namespaced = await self.resource(api_version, kind)
         ns = namespace if namespaced else None
-        path = self._path(api_version, plural, namespaced, ns, name)
-        return await self._get_json(path, None, f"get {kind} {name}", f"kubectl auth can-i get {plural}")
+        return self._path(api_version, plural, namespaced, ns, name), f"kubectl auth can-i {verb} {plural}" + (
+            f" -n {ns}" if ns else ""
+        )
+
+    async def read_fresh(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+        path, can_i = await self._located(api_version, kind, name, namespace, "get")
+        return await self._get_json(path, None, f"get {kind} {name}", can_i)
 
     async def patch(
         self, api_version: str, kind: str, name: str, namespace: str | None, patch: dict[str, Any], *, dry_run: bool
     ) -> dict[str, Any]:
-        plural, namespaced = await self.resource(api_version, kind)
-        path = self._path(api_version, plural, namespaced, namespace if namespaced else None, name)
-        can_i = f"kubectl auth can-i patch {plural}" + (f" -n {namespace}" if namespaced and namespace else "")
+        path, can_i = await self._located(api_version, kind, name, namespace, "patch")
         return await self._mutate(
             "PATCH", path, patch, f"patch {kind} {name}", can_i, dry_run=dry_run,
             content_type="application/merge-patch+json",
@@ -631,9 +637,7 @@ class LiveCluster:
     async def delete(
         self, api_version: str, kind: str, name: str, namespace: str | None, *, dry_run: bool
     ) -> dict[str, Any]:
-        plural, namespaced = await self.resource(api_version, kind)
-        path = self._path(api_version, plural, namespaced, namespace if namespaced else None, name)
-        can_i = f"kubectl auth can-i delete {plural}" + (f" -n {namespace}" if namespaced and namespace else "")
+        path, can_i = await self._located(api_version, kind, name, namespace, "delete")
         return await self._mutate(
             "DELETE", path, None, f"delete {kind} {name}", can_i, dry_run=dry_run, content_type="application/json"
         )
@@ -641,19 +645,12 @@ class LiveCluster:
     async def apply_object(self, doc: dict[str, Any], *, exists: bool) -> dict[str, Any]:
         """Create `doc`, or merge it into the object that exists (`toolbox apply`, after the operator said yes)."""
         api, kind, meta = doc["apiVersion"], doc["kind"], doc.get("metadata") or {}
-        plural, namespaced = await self.resource(api, kind)
-        ns = meta.get("namespace") if namespaced else None
         if exists:
-            path = self._path(api, plural, namespaced, ns, meta["name"])
-            return await self._mutate(
-                "PATCH", path, doc, f"update {kind} {meta['name']}", f"kubectl auth can-i patch {plural}",
-                dry_run=False, content_type="application/merge-patch+json",
-            )  # fmt: skip
-        path = self._path(api, plural, namespaced, ns, None)
+            return await self.patch(api, kind, meta["name"], meta.get("namespace"), doc, dry_run=False)
+        path, can_i = await self._located(api, kind, None, meta.get("namespace"), "create")
         return await self._mutate(
-            "POST", path, doc, f"create {kind} {meta['name']}", f"kubectl auth can-i create {plural}",
-            dry_run=False, content_type="application/json",
-        )  # fmt: skip
+            "POST", path, doc, f"create {kind} {meta['name']}", can_i, dry_run=False, content_type="application/json"
+        )
 
     async def evict(self, namespace: str, name: str, *, dry_run: bool) -> dict[str, Any]:
         body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
